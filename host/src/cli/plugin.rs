@@ -1,0 +1,127 @@
+//! `picket plugin inspect|list`: what a plugin is, exports, imports, and what a check
+//! using it would have to grant.
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+
+use super::{Global, InfoFormat, exit};
+use crate::plugin::{Loaded, Plugins, builtin_names};
+
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Show a plugin's describe info, exports, imports and the grants it needs.
+    Inspect {
+        /// A built-in name or a path to a .wasm component.
+        plugin: String,
+        /// Fail unless the file's sha256 is this.
+        #[arg(long)]
+        sha256: Option<String>,
+        #[arg(long, value_enum, default_value_t = InfoFormat::Human)]
+        format: InfoFormat,
+    },
+    /// List the built-in plugins.
+    List,
+}
+
+pub async fn run(cmd: PluginCommand, global: &Global) -> u8 {
+    let plugins = match super::plugins(global) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    match cmd {
+        PluginCommand::List => {
+            for name in builtin_names() {
+                match plugins.builtin(name).await {
+                    Some(Ok(p)) => println!("{:<8} {}", name, p.info.description),
+                    Some(Err(e)) => println!("{name:<8} (broken: {e})"),
+                    None => {}
+                }
+            }
+            exit::OK
+        }
+        PluginCommand::Inspect { plugin, sha256, format } => {
+            let loaded = load(&plugins, &plugin, sha256.as_deref()).await;
+            let loaded = match loaded {
+                Ok(l) => l,
+                Err(e) => {
+                    eprintln!("picket: {plugin}: {e}");
+                    return exit::CONFIG;
+                }
+            };
+            match format {
+                InfoFormat::Json => println!("{}", serde_json::to_string_pretty(&inspect_json(&loaded)).expect("serialize")),
+                InfoFormat::Human => print!("{}", inspect_human(&loaded)),
+            }
+            exit::OK
+        }
+    }
+}
+
+async fn load(plugins: &Plugins, name: &str, sha256: Option<&str>) -> Result<std::sync::Arc<Loaded>, String> {
+    let is_path = name.contains('/') || name.ends_with(".wasm");
+    if !is_path {
+        if let Some(r) = plugins.builtin(name).await {
+            return r.map_err(|e| e.to_string());
+        }
+        return Err(format!("no built-in plugin of that name (built-ins: {})", builtin_names().collect::<Vec<_>>().join(", ")));
+    }
+    plugins.file(&PathBuf::from(name), sha256).await.map_err(|e| e.to_string())
+}
+
+/// The grants each picket capability import needs, in words.
+pub fn grant_needed(import: &str) -> Option<&'static str> {
+    let iface = import.split('@').next().unwrap_or(import);
+    Some(match iface {
+        "picket:plugin/tcp" => "tcp: target = \"host:port\" (or scheme://host:port), or allow = [\"tcp:HOST:PORT\"]",
+        "picket:plugin/http" => "http: target = \"http(s)://host:port/...\", or allow = [\"http:URL\"]",
+        "picket:plugin/disk" => "disk: target = \"/path\", or allow = [\"disk:/PATH\"]",
+        _ => return None,
+    })
+}
+
+fn inspect_json(p: &Loaded) -> serde_json::Value {
+    serde_json::json!({
+        "info": p.info,
+        "source": p.source,
+        "sha256": p.sha256,
+        "size": p.size,
+        "exports": p.exports,
+        "imports": p.imports,
+        "grants_needed": p.imports.iter().filter_map(|i| grant_needed(i)).collect::<Vec<_>>(),
+    })
+}
+
+fn inspect_human(p: &Loaded) -> String {
+    let i = &p.info;
+    let mut out = format!("{} {} — {}\n", i.name, i.version, i.description);
+    out.push_str(&format!("source   {} ({} bytes, sha256 {})\n", p.source, p.size, p.sha256));
+    out.push_str(&format!("exports  {}\n", p.exports.join(", ")));
+    out.push_str("imports\n");
+    for imp in &p.imports {
+        let note = if imp.starts_with("wasi:") {
+            "provided, deny-all (no files, env, sockets)"
+        } else if let Some(g) = grant_needed(imp) {
+            g
+        } else {
+            "always granted"
+        };
+        out.push_str(&format!("  {imp:<40} {note}\n"));
+    }
+    if !i.params.is_empty() {
+        out.push_str("params\n");
+        for prm in &i.params {
+            let req = if prm.required { "required" } else { "optional" };
+            out.push_str(&format!("  {:<18} {:<9} {req:<9} {}\n", prm.name, prm.kind, prm.description));
+        }
+    }
+    if !i.metrics.is_empty() {
+        out.push_str("metrics\n");
+        for m in &i.metrics {
+            let dir = if m.lower_is_worse { " (lower is worse)" } else { "" };
+            let unit = if m.unit.is_empty() { "count" } else { &m.unit };
+            out.push_str(&format!("  {:<18} {unit:<6} {}{dir}\n", m.name, m.description));
+        }
+    }
+    out
+}

@@ -1,0 +1,420 @@
+//! Resolving one file's `[defaults]` and `[[check]]` tables.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use toml::de::{DeTable, DeValue};
+
+use super::CheckSpec;
+use super::doc::{Doc, Value, as_i64, scalar_text, to_json, type_name};
+use super::error::{ConfigError, suggestion};
+use crate::engine::MAX_MEMORY_CAP;
+use crate::plugin::{Loaded, Plugins, builtin_names};
+use crate::sandbox::{Grant, Grants, Limits, TlsOptions};
+use crate::threshold::{Range, Threshold};
+use crate::units::{parse_duration, parse_size};
+
+const TOP_KEYS: &[&str] = &["defaults", "check"];
+const DEFAULT_KEYS: &[&str] = &["timeout", "memory", "output"];
+const CHECK_KEYS: &[&str] =
+    &["name", "plugin", "target", "sha256", "thresholds", "timeout", "memory", "output", "allow", "tls", "description"];
+
+fn entries<'t, 'i>(t: &'t DeTable<'i>) -> impl Iterator<Item = (&'t str, std::ops::Range<usize>, &'t Value<'i>)> {
+    t.iter().map(|(k, v)| (k.get_ref().as_ref(), k.span(), v))
+}
+
+/// Loads one file; returns its checks and every error found.
+pub async fn load_file(path: &Path, text: &str, plugins: &Plugins) -> (Vec<CheckSpec>, Vec<ConfigError>) {
+    let mut doc = Doc::new(path, text);
+    let Some(root) = doc.parse() else { return (Vec::new(), doc.errors) };
+    let root = root.into_inner();
+
+    let mut defaults = Limits::default();
+    let mut check_values = Vec::new();
+    for (key, span, v) in entries(&root) {
+        match key {
+            "defaults" => match v.get_ref() {
+                DeValue::Table(t) => parse_defaults(&mut doc, t, &mut defaults),
+                other => doc.error(v.span(), format!("`defaults` must be a table, not {}", type_name(other))),
+            },
+            "check" => match v.get_ref() {
+                DeValue::Array(items) => check_values.extend(items.iter()),
+                other => doc.error(v.span(), format!("`check` must be written [[check]], not {}", type_name(other))),
+            },
+            _ => doc.error(span, format!("unknown top-level key `{key}`{}", suggestion(key, TOP_KEYS.iter().copied()))),
+        }
+    }
+
+    let mut checks = Vec::new();
+    for v in check_values {
+        match v.get_ref() {
+            DeValue::Table(t) => {
+                if let Some(c) = parse_check(&mut doc, v.span(), t, &defaults, plugins).await {
+                    checks.push(c);
+                }
+            }
+            other => doc.error(v.span(), format!("each [[check]] must be a table, not {}", type_name(other))),
+        }
+    }
+    (checks, doc.errors)
+}
+
+/// Reads the limit keys shared by `[defaults]` and `[[check]]`; returns whether `key` was one.
+fn parse_limit(doc: &mut Doc<'_>, ctx: &str, key: &str, v: &Value<'_>, limits: &mut Limits) -> bool {
+    let field = |doc: &mut Doc<'_>, msg: String| doc.error(v.span(), format!("{ctx}, field `{key}`: {msg}"));
+    match key {
+        "timeout" => match v.get_ref().as_str().map(parse_duration) {
+            Some(Ok(d)) if d >= Duration::from_millis(1) => limits.timeout = d,
+            Some(Ok(_)) => field(doc, "must be at least 1ms".into()),
+            Some(Err(e)) => field(doc, e),
+            None => field(doc, format!("expected a duration string such as \"5s\", found {}", type_name(v.get_ref()))),
+        },
+        "memory" => match size(v) {
+            Ok(n) if (1 << 20..=MAX_MEMORY_CAP).contains(&n) => limits.memory = n,
+            Ok(_) => field(doc, format!("must be between 1MiB and {}", crate::units::format_bytes(MAX_MEMORY_CAP))),
+            Err(e) => field(doc, e),
+        },
+        "output" => match size(v) {
+            Ok(n) if n >= 256 => limits.output = n as usize,
+            Ok(_) => field(doc, "must be at least 256B".into()),
+            Err(e) => field(doc, e),
+        },
+        _ => return false,
+    }
+    true
+}
+
+fn size(v: &Value<'_>) -> Result<u64, String> {
+    match v.get_ref() {
+        DeValue::String(s) => parse_size(s),
+        DeValue::Integer(_) => as_i64(v.get_ref()).filter(|n| *n >= 0).map(|n| n as u64).ok_or("must not be negative".into()),
+        other => Err(format!("expected a size such as \"64MiB\", found {}", type_name(other))),
+    }
+}
+
+fn parse_defaults(doc: &mut Doc<'_>, t: &DeTable<'_>, defaults: &mut Limits) {
+    for (key, span, v) in entries(t) {
+        if !parse_limit(doc, "[defaults]", key, v, defaults) {
+            doc.error(span, format!("[defaults]: unknown field `{key}`{}", suggestion(key, DEFAULT_KEYS.iter().copied())));
+        }
+    }
+}
+
+fn string<'v>(doc: &mut Doc<'_>, ctx: &str, key: &str, v: &'v Value<'_>) -> Option<String> {
+    match v.get_ref() {
+        DeValue::String(s) => Some(s.to_string()),
+        other => {
+            doc.error(v.span(), format!("{ctx}, field `{key}`: expected a string, found {}", type_name(other)));
+            None
+        }
+    }
+}
+
+async fn parse_check(
+    doc: &mut Doc<'_>,
+    span: std::ops::Range<usize>,
+    t: &DeTable<'_>,
+    defaults: &Limits,
+    plugins: &Plugins,
+) -> Option<CheckSpec> {
+    let get = |k: &str| entries(t).find(|(key, _, _)| *key == k).map(|(_, s, v)| (s, v));
+    let line = doc.line_of(&span);
+    let errors_before = doc.errors.len();
+
+    let name = match get("name") {
+        Some((_, v)) => string(doc, "[[check]]", "name", v).filter(|n| {
+            let ok = !n.trim().is_empty() && n.len() <= 128 && !n.chars().any(char::is_control);
+            if !ok {
+                doc.error(v.span(), "[[check]], field `name`: must be 1 to 128 printable characters".into());
+            }
+            ok
+        }),
+        None => {
+            doc.error(span.clone(), "[[check]] is missing the required field `name`".into());
+            None
+        }
+    }?;
+    let ctx = format!("check {name:?}");
+
+    let target = match get("target") {
+        Some((_, v)) => string(doc, &ctx, "target", v),
+        None => {
+            doc.error(span.clone(), format!("{ctx} is missing the required field `target`"));
+            None
+        }
+    };
+    let sha256 = get("sha256").and_then(|(_, v)| {
+        let s = string(doc, &ctx, "sha256", v)?;
+        if s.len() != 64 || !s.chars().all(|c| c.is_ascii_hexdigit()) {
+            doc.error(v.span(), format!("{ctx}, field `sha256`: expected 64 hex digits"));
+            return None;
+        }
+        Some(s)
+    });
+
+    // The plugin first: its describe info validates params and thresholds.
+    let (plugin_name, plugin) = match get("plugin") {
+        None => {
+            doc.error(span.clone(), format!("{ctx} is missing the required field `plugin` (one of: {}, or a path to a .wasm file)", builtin_list()));
+            return None;
+        }
+        Some((_, v)) => {
+            let written = string(doc, &ctx, "plugin", v)?;
+            let is_path = written.contains('/') || written.ends_with(".wasm");
+            let loaded = if is_path {
+                let path = doc.relative(&written);
+                if !path.is_file() {
+                    doc.error(v.span(), format!("{ctx}, field `plugin`: no plugin file at {}", path.display()));
+                    return None;
+                }
+                plugins.file(&path, sha256.as_deref()).await
+            } else {
+                if sha256.is_some() {
+                    doc.error(get("sha256").unwrap().1.span(), format!("{ctx}, field `sha256`: only plugin files can be pinned; built-ins are part of picket"));
+                }
+                match plugins.builtin(&written).await {
+                    Some(r) => r,
+                    None => {
+                        doc.error(
+                            v.span(),
+                            format!(
+                                "{ctx}, field `plugin`: unknown plugin `{written}`{} (built-ins: {}; or a path to a .wasm file)",
+                                suggestion(&written, builtin_names()),
+                                builtin_list()
+                            ),
+                        );
+                        return None;
+                    }
+                }
+            };
+            (written, loaded)
+        }
+    };
+    if let Err(f) = &plugin {
+        tracing::warn!(check = %name, plugin = %plugin_name, reason = f.kind(), "plugin unusable: {f}");
+    }
+
+    let mut limits = *defaults;
+    let mut grants: Vec<Grant> = Vec::new();
+    let mut tls = TlsOptions::default();
+    let mut params = BTreeMap::new();
+    let mut threshold_value = None;
+    for (key, kspan, v) in entries(t) {
+        if parse_limit(doc, &ctx, key, v, &mut limits) {
+            continue;
+        }
+        match key {
+            "name" | "target" | "plugin" | "sha256" => {}
+            "description" => {
+                string(doc, &ctx, key, v);
+            }
+            "thresholds" => threshold_value = Some(v),
+            "allow" => match v.get_ref() {
+                DeValue::Array(items) => {
+                    for item in items.iter() {
+                        match item.get_ref().as_str().map(Grant::parse_allow) {
+                            Some(Ok(g)) => grants.push(g),
+                            Some(Err(e)) => doc.error(item.span(), format!("{ctx}, field `allow`: {e}")),
+                            None => doc.error(item.span(), format!("{ctx}, field `allow`: entries must be strings like \"tcp:db:5432\"")),
+                        }
+                    }
+                }
+                other => doc.error(v.span(), format!("{ctx}, field `allow`: expected an array of strings, found {}", type_name(other))),
+            },
+            "tls" => parse_tls(doc, &ctx, v, &mut tls),
+            _ => {
+                params.insert(key.to_string(), (kspan, v));
+            }
+        }
+    }
+
+    let target = target?;
+    if let Some(problem) = target_problem(&plugin_name, &target) {
+        let (_, v) = get("target").unwrap();
+        doc.error(v.span(), format!("{ctx}, field `target`: {problem}"));
+    }
+    grants.extend(Grant::from_target(&target));
+
+    let info = plugin.as_ref().ok().map(|p| &p.info);
+    let params_json = validate_params(doc, &ctx, &span, info.map(|i| i.params.as_slice()), &plugin_name, params);
+    let thresholds = match threshold_value {
+        Some(v) => parse_thresholds(doc, &ctx, v, plugin.as_ref().ok()),
+        None => Vec::new(),
+    };
+
+    if doc.errors.len() > errors_before {
+        return None;
+    }
+    Some(CheckSpec {
+        name,
+        file: doc.path.to_path_buf(),
+        line,
+        plugin_name,
+        plugin,
+        target,
+        params: params_json,
+        thresholds,
+        limits,
+        grants: std::sync::Arc::new(Grants::new(grants)),
+        tls,
+    })
+}
+
+fn builtin_list() -> String {
+    builtin_names().collect::<Vec<_>>().join(", ")
+}
+
+/// Built-ins know what their target must look like; say so before anything runs.
+fn target_problem(plugin: &str, target: &str) -> Option<String> {
+    let t = target.trim();
+    match plugin {
+        "http" if !(t.starts_with("http://") || t.starts_with("https://")) => {
+            Some(format!("{target:?} is not an http(s) URL; write e.g. \"http://{t}/health\""))
+        }
+        "http" if url::Url::parse(t).is_err() => Some(format!("{target:?} is not a valid URL")),
+        "tcp" if !matches!(Grant::from_target(t), Some(Grant::Tcp { .. })) => {
+            Some(format!("{target:?} is not host:port; write e.g. \"localhost:6379\""))
+        }
+        "disk" if !t.starts_with('/') => Some(format!("{target:?} is not an absolute path such as \"/\" or \"/var\"")),
+        "disk" if crate::sandbox::grants::normalize(Path::new(t)).is_none() => {
+            Some(format!("{target:?} may not contain \"..\""))
+        }
+        _ => None,
+    }
+}
+
+fn parse_tls(doc: &mut Doc<'_>, ctx: &str, v: &Value<'_>, tls: &mut TlsOptions) {
+    let DeValue::Table(t) = v.get_ref() else {
+        doc.error(v.span(), format!("{ctx}, field `tls`: expected a table like {{ ca_file = \"ca.pem\" }}"));
+        return;
+    };
+    for (key, span, v) in entries(t) {
+        match (key, v.get_ref()) {
+            ("ca_file", DeValue::String(s)) => {
+                let path = doc.relative(s);
+                if !path.is_file() {
+                    doc.error(v.span(), format!("{ctx}, field `tls.ca_file`: no file at {}", path.display()));
+                }
+                tls.ca_file = Some(path);
+            }
+            ("insecure", DeValue::Boolean(b)) => tls.insecure = *b,
+            ("ca_file" | "insecure", other) => {
+                doc.error(v.span(), format!("{ctx}, field `tls.{key}`: unexpected {}", type_name(other)))
+            }
+            _ => doc.error(span, format!("{ctx}: unknown field `tls.{key}`{}", suggestion(key, ["ca_file", "insecure"]))),
+        }
+    }
+}
+
+/// Checks params against the plugin's declared ones and turns them into JSON.
+fn validate_params(
+    doc: &mut Doc<'_>,
+    ctx: &str,
+    check_span: &std::ops::Range<usize>,
+    declared: Option<&[crate::plugin::ParamInfo]>,
+    plugin: &str,
+    params: BTreeMap<String, (std::ops::Range<usize>, &Value<'_>)>,
+) -> String {
+    let mut out = BTreeMap::new();
+    if let Some(declared) = declared {
+        for (key, (span, v)) in &params {
+            let Some(p) = declared.iter().find(|p| &p.name == key) else {
+                let candidates = CHECK_KEYS.iter().copied().chain(declared.iter().map(|p| p.name.as_str()));
+                let valid: Vec<&str> = declared.iter().map(|p| p.name.as_str()).collect();
+                let accepts =
+                    if valid.is_empty() { "it takes no params".to_string() } else { format!("it accepts {}", valid.join(", ")) };
+                doc.error(
+                    span.clone(),
+                    format!("{ctx}: unknown field `{key}` for plugin `{plugin}`{} ({accepts})", suggestion(key, candidates)),
+                );
+                continue;
+            };
+            if let Some(problem) = kind_problem(&p.kind, v.get_ref()) {
+                doc.error(v.span(), format!("{ctx}, field `{key}`: {problem}"));
+            }
+        }
+        for p in declared.iter().filter(|p| p.required) {
+            if !params.contains_key(&p.name) {
+                doc.error(check_span.clone(), format!("{ctx} is missing the field `{}` required by plugin `{plugin}` ({})", p.name, p.description));
+            }
+        }
+    }
+    for (key, (_, v)) in params {
+        out.insert(key, to_json(v.get_ref()));
+    }
+    serde_json::to_string(&out).expect("params serialize")
+}
+
+fn kind_problem(kind: &str, v: &DeValue<'_>) -> Option<String> {
+    let ok = match kind {
+        "string" => v.is_str(),
+        "integer" => v.is_integer(),
+        "number" => v.is_integer() || v.is_float(),
+        "bool" => v.is_bool(),
+        "list" => v.is_array(),
+        "table" => v.is_table(),
+        "duration" => match v.as_str() {
+            Some(s) => return parse_duration(s).err(),
+            None => false,
+        },
+        _ => true,
+    };
+    (!ok).then(|| format!("expected {kind}, found {}", type_name(v)))
+}
+
+fn parse_thresholds(doc: &mut Doc<'_>, ctx: &str, v: &Value<'_>, plugin: Option<&std::sync::Arc<Loaded>>) -> Vec<Threshold> {
+    let DeValue::Table(t) = v.get_ref() else {
+        doc.error(v.span(), format!("{ctx}, field `thresholds`: expected a table like {{ response_time = {{ warn = \"1s\", crit = \"3s\" }} }}"));
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (metric, mspan, levels) in entries(t) {
+        let declared = plugin.map(|p| &p.info.metrics).filter(|m| !m.is_empty());
+        let info = declared.and_then(|ms| ms.iter().find(|m| m.name == metric));
+        if let (Some(ms), None) = (declared, info) {
+            let names: Vec<&str> = ms.iter().map(|m| m.name.as_str()).collect();
+            doc.error(
+                mspan,
+                format!(
+                    "{ctx}, field `thresholds`: plugin does not report a metric `{metric}`{} (it reports {})",
+                    suggestion(metric, names.iter().copied()),
+                    names.join(", ")
+                ),
+            );
+            continue;
+        }
+        let DeValue::Table(lt) = levels.get_ref() else {
+            doc.error(levels.span(), format!("{ctx}, field `thresholds.{metric}`: expected {{ warn = ..., crit = ... }}"));
+            continue;
+        };
+        let mut th = Threshold { metric: metric.to_string(), warn: None, crit: None };
+        for (level, lspan, lv) in entries(lt) {
+            let slot = match level {
+                "warn" => &mut th.warn,
+                "crit" => &mut th.crit,
+                _ => {
+                    doc.error(lspan, format!("{ctx}: unknown field `thresholds.{metric}.{level}`{} (use warn and crit)", suggestion(level, ["warn", "crit"])));
+                    continue;
+                }
+            };
+            let Some(text) = scalar_text(lv.get_ref()) else {
+                doc.error(lv.span(), format!("{ctx}, field `thresholds.{metric}.{level}`: expected a value such as \"1s\", \"80%\" or \"10:20\""));
+                continue;
+            };
+            match Range::parse(&text).and_then(|r| match info {
+                Some(m) => r.check_unit(&m.unit).map(|_| r),
+                None => Ok(r),
+            }) {
+                Ok(r) => *slot = Some((r, text)),
+                Err(e) => doc.error(lv.span(), format!("{ctx}, field `thresholds.{metric}.{level}`: {e}")),
+            }
+        }
+        if th.warn.is_none() && th.crit.is_none() {
+            doc.error(levels.span(), format!("{ctx}, field `thresholds.{metric}`: give warn, crit or both"));
+            continue;
+        }
+        out.push(th);
+    }
+    out
+}

@@ -1,0 +1,167 @@
+//! Check files → a validated [`Plan`].
+//!
+//! A check file (or every `*.toml` in a directory, in name order) holds an optional
+//! `[defaults]` table that applies to the checks in that file, and `[[check]]` tables:
+//!
+//! ```toml
+//! [defaults]
+//! timeout = "5s"          # wall-clock budget per run
+//! memory = "64MiB"        # plugin memory cap
+//!
+//! [[check]]
+//! name = "mech-queue"
+//! plugin = "http"                              # a built-in, or a path to a .wasm
+//! target = "http://localhost:3003/health"      # also the check's grant
+//! expect = { status = 200, json = { status = "healthy" } }   # plugin params
+//! thresholds = { response_time = { warn = "1s", crit = "3s" } }
+//! ```
+//!
+//! Any key that is not one of the check's own keys is a plugin param, validated against
+//! the plugin's `describe()`. Architecture Invariant: everything downstream of [`load`]
+//! takes the [`Plan`] as valid and never re-parses or re-validates.
+
+mod check;
+mod doc;
+mod error;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use error::{ConfigError, ConfigErrors};
+
+use crate::plugin::{Loaded, Plugins};
+use crate::result::Failure;
+use crate::sandbox::{Grants, Limits, TlsOptions};
+use crate::threshold::Threshold;
+
+/// Everything to run, validated.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub checks: Vec<Arc<CheckSpec>>,
+    pub files: Vec<PathBuf>,
+}
+
+/// One check, ready to run.
+#[derive(Debug)]
+pub struct CheckSpec {
+    pub name: String,
+    /// Where it was declared, for messages.
+    pub file: PathBuf,
+    pub line: usize,
+    /// As written in the file: a built-in name or a path.
+    pub plugin_name: String,
+    /// The loaded plugin, or why it could not be used (sha256 mismatch, missing export):
+    /// such a check still runs, and reports that failure as its result.
+    pub plugin: Result<Arc<Loaded>, Failure>,
+    pub target: String,
+    /// The plugin's params as a JSON object.
+    pub params: String,
+    pub thresholds: Vec<Threshold>,
+    pub limits: Limits,
+    pub grants: Arc<Grants>,
+    pub tls: TlsOptions,
+}
+
+impl CheckSpec {
+    /// Whether smaller values of `metric` are worse, per the plugin's describe info.
+    pub fn lower_is_worse(&self, metric: &str) -> bool {
+        match &self.plugin {
+            Ok(p) => p.info.metric(metric).is_some_and(|m| m.lower_is_worse),
+            Err(_) => false,
+        }
+    }
+}
+
+impl Plan {
+    /// Keeps only the named checks; an unknown name is an error naming the closest one.
+    pub fn only(mut self, names: &[String]) -> Result<Plan, String> {
+        if names.is_empty() {
+            return Ok(self);
+        }
+        for n in names {
+            if !self.checks.iter().any(|c| &c.name == n) {
+                let hint = error::suggestion(n, self.checks.iter().map(|c| c.name.as_str()));
+                return Err(format!("--only: no check named {n:?}{hint}"));
+            }
+        }
+        self.checks.retain(|c| names.contains(&c.name));
+        Ok(self)
+    }
+
+    /// Checks whose plugin could not be loaded, as config errors (for `picket validate`).
+    pub fn plugin_problems(&self) -> Vec<ConfigError> {
+        self.checks
+            .iter()
+            .filter_map(|c| {
+                let f = c.plugin.as_ref().err()?;
+                Some(ConfigError {
+                    file: c.file.clone(),
+                    line: c.line,
+                    column: 1,
+                    message: format!("check {:?}, field `plugin`: {f}", c.name),
+                })
+            })
+            .collect()
+    }
+}
+
+/// Reads a check file, or every `*.toml` directly inside a directory.
+pub async fn load(path: &Path, plugins: &Plugins) -> Result<Plan, ConfigErrors> {
+    let one = |message: String| ConfigErrors(vec![ConfigError { file: path.to_path_buf(), line: 0, column: 0, message }]);
+    let meta = std::fs::metadata(path).map_err(|e| one(format!("cannot read: {e}")))?;
+    let files = if meta.is_dir() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(|e| one(format!("cannot list directory: {e}")))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.extension().is_some_and(|x| x == "toml")
+                    && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            })
+            .collect();
+        files.sort();
+        if files.is_empty() {
+            return Err(one("no *.toml check files in this directory".into()));
+        }
+        files
+    } else {
+        vec![path.to_path_buf()]
+    };
+
+    let mut errors = Vec::new();
+    let mut checks: Vec<Arc<CheckSpec>> = Vec::new();
+    for file in &files {
+        let text = match std::fs::read_to_string(file) {
+            Ok(t) => t,
+            Err(e) => {
+                errors.push(ConfigError { file: file.clone(), line: 0, column: 0, message: format!("cannot read: {e}") });
+                continue;
+            }
+        };
+        let (found, errs) = check::load_file(file, &text, plugins).await;
+        errors.extend(errs);
+        for c in found {
+            if let Some(first) = checks.iter().find(|k| k.name == c.name) {
+                errors.push(ConfigError {
+                    file: c.file.clone(),
+                    line: c.line,
+                    column: 1,
+                    message: format!(
+                        "check {:?}, field `name`: duplicate check name; first declared at {}:{}",
+                        c.name,
+                        first.file.display(),
+                        first.line
+                    ),
+                });
+                continue;
+            }
+            checks.push(Arc::new(c));
+        }
+    }
+    if errors.is_empty() && checks.is_empty() {
+        errors.push(ConfigError { file: path.to_path_buf(), line: 0, column: 0, message: "no [[check]] tables found".into() });
+    }
+    if !errors.is_empty() {
+        return Err(ConfigErrors(errors));
+    }
+    Ok(Plan { checks, files })
+}

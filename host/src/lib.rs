@@ -1,0 +1,30 @@
+//! picket: health checks declared in TOML, each run inside a WebAssembly sandbox.
+//!
+//! The data walk, one direction only:
+//!
+//! ```text
+//! TOML ─config─▶ Plan ─runner─▶ sandbox (plugin `check`) ─▶ Outcome ─evaluate─▶ CheckResult ─▶ output
+//! ```
+//!
+//! Layout:
+//! - [`config`]: check files → a validated [`config::Plan`]; nothing downstream re-validates.
+//! - [`engine`]: the only wasmtime configuration, the epoch ticker, the compile cache.
+//! - [`plugin`]: built-in and file plugins, verified, compiled and described once.
+//! - [`sandbox`]: one run in a fresh store, one module per host capability, grants.
+//! - [`evaluate`]: a plugin report plus thresholds → a [`result::CheckResult`].
+//! - [`runner`]: runs a plan's checks concurrently, bounded; `--wait` retries.
+//! - [`output`]: human, JSON, JUnit, TAP and Nagios renderings of results.
+//! - [`cli`]: the `picket` command line and its exit codes.
+
+pub mod cli;
+pub mod config;
+pub mod engine;
+pub mod evaluate;
+pub mod output;
+pub mod plugin;
+pub mod result;
+pub mod runner;
+pub mod sandbox;
+pub mod text;
+pub mod threshold;
+pub mod units;

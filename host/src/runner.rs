@@ -1,0 +1,112 @@
+//! Runs a plan's checks: concurrently, bounded by a semaphore, each in its own sandbox.
+//!
+//! The bound exists because every run holds a pooled instance slot and a fiber stack,
+//! and because hundreds of simultaneous connections to one service are a load test, not a
+//! health check. `run_until_healthy` is `picket check --wait`: failing checks are re-run
+//! until every one passes or the deadline comes.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::config::CheckSpec;
+use crate::evaluate::{evaluate, failed};
+use crate::result::{CheckResult, Status};
+use crate::sandbox::{RunContext, RunRequest, Sandbox};
+
+/// The default bound on concurrent checks.
+pub const DEFAULT_CONCURRENCY: usize = 32;
+
+#[derive(Clone)]
+pub struct Runner {
+    sandbox: Arc<Sandbox>,
+    permits: Arc<Semaphore>,
+}
+
+impl Runner {
+    pub fn new(sandbox: Arc<Sandbox>, concurrency: usize) -> Runner {
+        let n = concurrency.clamp(1, crate::engine::MAX_INSTANCES as usize / 2);
+        Runner { sandbox, permits: Arc::new(Semaphore::new(n)) }
+    }
+
+    /// Runs one check once.
+    #[tracing::instrument(skip_all, fields(check = %spec.name, plugin = %spec.plugin_name))]
+    pub async fn run_one(&self, spec: &CheckSpec) -> CheckResult {
+        let _permit = self.permits.acquire().await.expect("semaphore never closed");
+        let loaded = match &spec.plugin {
+            Ok(p) => p,
+            Err(f) => return failed(spec, f.clone(), Duration::ZERO, None),
+        };
+        let req = RunRequest {
+            ctx: RunContext {
+                check: spec.name.as_str().into(),
+                plugin: spec.plugin_name.as_str().into(),
+                grants: spec.grants.clone(),
+                tls: spec.tls.clone(),
+                http: self.sandbox.http_clients(),
+            },
+            target: &spec.target,
+            params: &spec.params,
+            limits: spec.limits,
+        };
+        let outcome = self.sandbox.run(&loaded.pre, req).await;
+        let result = evaluate(spec, outcome);
+        tracing::debug!(status = %result.status, elapsed_ms = result.duration.as_millis() as u64, "check finished");
+        result
+    }
+
+    /// Runs every check once, concurrently; results come back in plan order.
+    /// `on_result` sees each result as it completes (for a progress line).
+    pub async fn run_all(&self, specs: &[Arc<CheckSpec>], on_result: &(dyn Fn(&CheckResult) + Sync)) -> Vec<CheckResult> {
+        let mut set = JoinSet::new();
+        for (i, spec) in specs.iter().enumerate() {
+            let runner = self.clone();
+            let spec = spec.clone();
+            set.spawn(async move { (i, runner.run_one(&spec).await) });
+        }
+        let mut slots: Vec<Option<CheckResult>> = vec![None; specs.len()];
+        while let Some(joined) = set.join_next().await {
+            match joined {
+                Ok((i, r)) => {
+                    on_result(&r);
+                    slots[i] = Some(r);
+                }
+                // A panic in our own code, not the plugin's: surface it loudly.
+                Err(e) => panic!("check task failed: {e}"),
+            }
+        }
+        slots.into_iter().map(|r| r.expect("every check produced a result")).collect()
+    }
+
+    /// Re-runs checks that do not `pass` until all do or `within` has elapsed, waiting
+    /// `interval` between rounds. Each result counts its attempts.
+    pub async fn run_until_healthy(
+        &self,
+        specs: &[Arc<CheckSpec>],
+        within: Duration,
+        interval: Duration,
+        pass: impl Fn(Status) -> bool,
+        on_round: &(dyn Fn(&[CheckResult], Duration) + Sync),
+        on_result: &(dyn Fn(&CheckResult) + Sync),
+    ) -> Vec<CheckResult> {
+        let deadline = Instant::now() + within;
+        let mut results = self.run_all(specs, on_result).await;
+        loop {
+            let failing: Vec<usize> = (0..results.len()).filter(|&i| !pass(results[i].status)).collect();
+            let left = deadline.saturating_duration_since(Instant::now());
+            if failing.is_empty() || left.is_zero() {
+                return results;
+            }
+            on_round(&results, left);
+            tokio::time::sleep(interval.min(left)).await;
+            let again: Vec<Arc<CheckSpec>> = failing.iter().map(|&i| specs[i].clone()).collect();
+            let rerun = self.run_all(&again, on_result).await;
+            for (i, mut r) in failing.into_iter().zip(rerun) {
+                r.attempts = results[i].attempts + 1;
+                results[i] = r;
+            }
+        }
+    }
+}

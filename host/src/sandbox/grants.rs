@@ -1,0 +1,248 @@
+//! What a check may reach: HTTP origins, TCP host:port pairs and filesystem paths.
+//!
+//! Grants come from the check's `target` (an http(s) URL grants its origin, a
+//! `scheme://host:port` or `host:port` grants that TCP address, an absolute path grants
+//! disk stat under it) plus its `allow` list (`"tcp:db:5432"`, `"http:https://api.example.com"`,
+//! `"disk:/var"`). Host names are compared before DNS, case-insensitively: granting
+//! `localhost` does not grant `127.0.0.1`.
+//!
+//! Architecture Invariant: capability modules ask a `Grants` before any I/O, and a refusal
+//! is recorded (the run then reports `capability denied`), never silently swallowed.
+
+use std::fmt;
+use std::path::{Component, Path, PathBuf};
+
+use url::Url;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Origin {
+    pub scheme: String,
+    pub host: String,
+    pub port: u16,
+}
+
+impl Origin {
+    pub fn of(url: &Url) -> Option<Origin> {
+        Some(Origin {
+            scheme: url.scheme().to_ascii_lowercase(),
+            host: url.host_str()?.trim_matches(['[', ']']).to_ascii_lowercase(),
+            port: url.port_or_known_default()?,
+        })
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "{}://[{}]:{}", self.scheme, self.host, self.port)
+        } else {
+            write!(f, "{}://{}:{}", self.scheme, self.host, self.port)
+        }
+    }
+}
+
+/// One grant.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Grant {
+    Http(Origin),
+    Tcp { host: String, port: u16 },
+    Disk(PathBuf),
+}
+
+impl fmt::Display for Grant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Grant::Http(o) => write!(f, "http:{o}"),
+            Grant::Tcp { host, port } if host.contains(':') => write!(f, "tcp:[{host}]:{port}"),
+            Grant::Tcp { host, port } => write!(f, "tcp:{host}:{port}"),
+            Grant::Disk(p) => write!(f, "disk:{}", p.display()),
+        }
+    }
+}
+
+/// The default port for URL schemes that name a TCP service.
+fn default_port(scheme: &str) -> Option<u16> {
+    Some(match scheme {
+        "redis" | "rediss" => 6379,
+        "postgres" | "postgresql" => 5432,
+        "mysql" => 3306,
+        "memcached" => 11211,
+        "amqp" => 5672,
+        "smtp" => 25,
+        "ssh" => 22,
+        _ => return None,
+    })
+}
+
+/// Splits `host:port` or `[v6]:port`.
+fn host_port(text: &str) -> Option<(String, u16)> {
+    if let Some(rest) = text.strip_prefix('[') {
+        let (host, port) = rest.split_once("]:")?;
+        return Some((host.to_ascii_lowercase(), port.parse().ok()?));
+    }
+    let (host, port) = text.rsplit_once(':')?;
+    if host.is_empty() || host.contains(':') || host.contains('/') {
+        return None;
+    }
+    Some((host.to_ascii_lowercase(), port.parse().ok()?))
+}
+
+impl Grant {
+    /// What a check's `target` grants, if anything.
+    pub fn from_target(target: &str) -> Option<Grant> {
+        let target = target.trim();
+        if target.starts_with('/') {
+            return Some(Grant::Disk(normalize(Path::new(target))?));
+        }
+        if let Some((scheme, _)) = target.split_once("://") {
+            let url = Url::parse(target).ok()?;
+            let scheme = scheme.to_ascii_lowercase();
+            if scheme == "http" || scheme == "https" {
+                return Origin::of(&url).map(Grant::Http);
+            }
+            let host = url.host_str()?.trim_matches(['[', ']']).to_ascii_lowercase();
+            let port = url.port().or_else(|| default_port(&scheme))?;
+            return Some(Grant::Tcp { host, port });
+        }
+        host_port(target).map(|(host, port)| Grant::Tcp { host, port })
+    }
+
+    /// Parses one `allow` entry.
+    pub fn parse_allow(entry: &str) -> Result<Grant, String> {
+        let help = "use \"tcp:HOST:PORT\", \"http:URL\" or \"disk:/PATH\"";
+        let (kind, rest) = entry.split_once(':').ok_or_else(|| format!("{entry:?} is not a grant; {help}"))?;
+        match kind {
+            "tcp" => host_port(rest)
+                .map(|(host, port)| Grant::Tcp { host, port })
+                .ok_or_else(|| format!("{entry:?}: expected tcp:HOST:PORT")),
+            "http" | "https" => {
+                let url_text = if kind == "https" { entry } else { rest };
+                let url = Url::parse(url_text).map_err(|e| format!("{entry:?}: {e}"))?;
+                match url.scheme() {
+                    "http" | "https" => {}
+                    _ => return Err(format!("{entry:?}: expected an http or https URL")),
+                }
+                Origin::of(&url).map(Grant::Http).ok_or_else(|| format!("{entry:?}: URL has no host"))
+            }
+            "disk" => {
+                let p = Path::new(rest);
+                if !p.is_absolute() {
+                    return Err(format!("{entry:?}: disk grants need an absolute path"));
+                }
+                normalize(p).map(Grant::Disk).ok_or_else(|| format!("{entry:?}: path may not contain \"..\""))
+            }
+            _ => Err(format!("{entry:?}: unknown grant kind {kind:?}; {help}")),
+        }
+    }
+}
+
+/// Lexically normalises an absolute path; `None` when it climbs with `..`.
+pub fn normalize(path: &Path) -> Option<PathBuf> {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::RootDir => out.push("/"),
+            Component::Normal(s) => out.push(s),
+            Component::CurDir => {}
+            Component::ParentDir | Component::Prefix(_) => return None,
+        }
+    }
+    Some(out)
+}
+
+/// Everything one check may reach.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Grants {
+    grants: Vec<Grant>,
+}
+
+impl Grants {
+    pub fn new(grants: impl IntoIterator<Item = Grant>) -> Grants {
+        let mut out = Grants::default();
+        for g in grants {
+            if !out.grants.contains(&g) {
+                out.grants.push(g);
+            }
+        }
+        out
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Grant> {
+        self.grants.iter()
+    }
+
+    pub fn allows_http(&self, url: &Url) -> bool {
+        let Some(origin) = Origin::of(url) else { return false };
+        self.grants.iter().any(|g| matches!(g, Grant::Http(o) if *o == origin))
+    }
+
+    pub fn allows_tcp(&self, host: &str, port: u16) -> bool {
+        let host = host.trim_matches(['[', ']']).to_ascii_lowercase();
+        self.grants.iter().any(|g| matches!(g, Grant::Tcp { host: h, port: p } if *h == host && *p == port))
+    }
+
+    /// True for the granted path itself and anything below it.
+    pub fn allows_disk(&self, path: &Path) -> bool {
+        let Some(path) = normalize(path) else { return false };
+        self.grants.iter().any(|g| matches!(g, Grant::Disk(root) if path.starts_with(root)))
+    }
+}
+
+impl fmt::Display for Grants {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.grants.is_empty() {
+            return f.write_str("none");
+        }
+        let parts: Vec<String> = self.grants.iter().map(ToString::to_string).collect();
+        f.write_str(&parts.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(s: &str) -> Url {
+        Url::parse(s).unwrap()
+    }
+
+    #[test]
+    fn targets_grant_what_they_name() {
+        let g = Grants::new(Grant::from_target("http://localhost:3003/health"));
+        assert!(g.allows_http(&url("http://LOCALHOST:3003/other")));
+        assert!(!g.allows_http(&url("http://localhost:3004/health")));
+        assert!(!g.allows_http(&url("https://localhost:3003/health")));
+        assert!(!g.allows_http(&url("http://127.0.0.1:3003/health")));
+        assert!(!g.allows_tcp("localhost", 3003), "an HTTP grant is not a TCP grant");
+
+        let g = Grants::new(Grant::from_target("redis://localhost"));
+        assert!(g.allows_tcp("localhost", 6379));
+        let g = Grants::new(Grant::from_target("postgres://app@db.internal/app"));
+        assert!(g.allows_tcp("db.internal", 5432));
+        let g = Grants::new(Grant::from_target("127.0.0.1:22"));
+        assert!(g.allows_tcp("127.0.0.1", 22) && !g.allows_tcp("127.0.0.1", 23));
+        let g = Grants::new(Grant::from_target("[::1]:8080"));
+        assert!(g.allows_tcp("::1", 8080));
+        assert_eq!(Grant::from_target("just-a-name"), None);
+    }
+
+    #[test]
+    fn disk_grants_cover_subpaths_only() {
+        let g = Grants::new(Grant::from_target("/var/lib"));
+        assert!(g.allows_disk(Path::new("/var/lib")));
+        assert!(g.allows_disk(Path::new("/var/lib/postgresql")));
+        assert!(!g.allows_disk(Path::new("/var/library")));
+        assert!(!g.allows_disk(Path::new("/var/lib/../../etc")));
+        assert!(!g.allows_disk(Path::new("/etc")));
+    }
+
+    #[test]
+    fn allow_entries() {
+        assert_eq!(Grant::parse_allow("tcp:db:5432").unwrap(), Grant::Tcp { host: "db".into(), port: 5432 });
+        assert!(matches!(Grant::parse_allow("http:https://api.example.com").unwrap(), Grant::Http(o) if o.port == 443));
+        assert!(matches!(Grant::parse_allow("https://api.example.com/x").unwrap(), Grant::Http(_)));
+        assert!(Grant::parse_allow("disk:relative").unwrap_err().contains("absolute"));
+        assert!(Grant::parse_allow("udp:x:1").unwrap_err().contains("unknown grant kind"));
+        assert!(Grant::parse_allow("db:5432").is_err());
+    }
+}

@@ -1,0 +1,213 @@
+//! Running one check inside a fresh wasmtime `Store`.
+//!
+//! Each run gets a new store from the plugin's pre-instantiated component (cheap with the
+//! pooling allocator), a deny-all WASI context, the check's grants, a memory limiter, an
+//! epoch deadline whose callback yields to tokio, and a tokio timeout around the whole
+//! call (epochs only fire while wasm runs, not during host calls such as a slow HTTP read).
+//!
+//! Layout: [`bindings`] is the one `bindgen!`; [`grants`] decides what a check may reach;
+//! `tcp`, `http`, `disk`, `log` implement one capability each; `state` is the store data.
+//!
+//! Architecture Invariant: [`Sandbox::run`] never returns an error. Whatever the plugin
+//! does, the caller gets an [`Outcome`].
+
+pub mod bindings;
+mod disk;
+pub mod grants;
+pub mod http;
+mod log;
+mod state;
+mod tcp;
+
+use std::time::{Duration, Instant};
+
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{Store, UpdateDeadline};
+
+pub use bindings::types;
+pub use bindings::types::{Info, Report};
+pub use grants::{Grant, Grants};
+pub use http::{HttpClients, TlsOptions};
+pub use state::{HostState, RunContext};
+
+use crate::engine::{Engine, EngineError};
+use crate::result::Failure;
+
+/// Per-check resource limits (`timeout`, `memory`, `output` in TOML).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Wall-clock budget for instantiation plus the `check` call.
+    pub timeout: Duration,
+    /// Largest linear memory the plugin may grow to, in bytes.
+    pub memory: u64,
+    /// Largest summary plus diagnostics the plugin may return, in bytes.
+    pub output: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { timeout: Duration::from_secs(10), memory: 64 << 20, output: 64 << 10 }
+    }
+}
+
+/// Limits for calling `describe`, which must be quick and small.
+pub const DESCRIBE_LIMITS: Limits = Limits { timeout: Duration::from_secs(10), memory: 256 << 20, output: 1 << 20 };
+
+/// One run's inputs.
+pub struct RunRequest<'a> {
+    pub ctx: RunContext,
+    pub target: &'a str,
+    /// The plugin's params as a JSON object.
+    pub params: &'a str,
+    pub limits: Limits,
+}
+
+/// What a run produced: the plugin's report, or why the sandbox stopped it.
+#[derive(Debug)]
+pub struct Outcome {
+    pub report: Result<Report, Failure>,
+    pub elapsed: Duration,
+    /// Extra text for failed runs: the guest's stderr, the plugin's own summary when the
+    /// sandbox overrode it.
+    pub diagnostics: Option<String>,
+}
+
+/// The engine, the linker with every capability, and the shared HTTP clients.
+pub struct Sandbox {
+    engine: Engine,
+    linker: Linker<HostState>,
+    http: HttpClients,
+}
+
+impl Sandbox {
+    pub fn new(engine: Engine) -> Result<Sandbox, EngineError> {
+        let mut linker = Linker::new(engine.wasmtime());
+        // Language runtimes import wasi:cli, clocks, random, filesystem; the context
+        // behind them (state.rs) denies everything that matters.
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| EngineError::Config(e.to_string()))?;
+        bindings::Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
+            .map_err(|e| EngineError::Config(e.to_string()))?;
+        Ok(Sandbox { engine, linker, http: HttpClients::default() })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn linker(&self) -> &Linker<HostState> {
+        &self.linker
+    }
+
+    pub fn http_clients(&self) -> HttpClients {
+        self.http.clone()
+    }
+
+    fn store(&self, ctx: RunContext, memory: u64) -> Store<HostState> {
+        let mut store = Store::new(self.engine.wasmtime(), HostState::new(ctx, memory));
+        store.limiter(|s| s);
+        store.set_epoch_deadline(1);
+        // Yield to tokio on every tick instead of trapping: a spinning guest then shares
+        // its worker thread, and the tokio timeout around the call can fire.
+        store.epoch_deadline_callback(|_| Ok(UpdateDeadline::YieldCustom(1, Box::pin(tokio::task::yield_now()))));
+        store
+    }
+
+    /// Runs `check` once. Never fails: every problem is an [`Outcome`] with a [`Failure`].
+    pub async fn run(&self, pre: &bindings::PluginPre<HostState>, req: RunRequest<'_>) -> Outcome {
+        let started = Instant::now();
+        let limits = req.limits;
+        let mut store = self.store(req.ctx.clone(), limits.memory);
+        let config = bindings::types::Config {
+            name: req.ctx.check.to_string(),
+            target: req.target.to_string(),
+            params: req.params.to_string(),
+            timeout_ms: limits.timeout.as_millis().min(u32::MAX as u128) as u32,
+        };
+        let result = {
+            let call = async {
+                let plugin = pre.instantiate_async(&mut store).await?;
+                plugin.picket_plugin_check().call_check(&mut store, &config).await
+            };
+            tokio::time::timeout(limits.timeout, call).await
+        };
+        let elapsed = started.elapsed();
+        let state = store.data();
+        let guest_output = state.guest_output();
+        if state.log_dropped > 0 {
+            tracing::warn!(check = %req.ctx.check, dropped = state.log_dropped, "plugin log lines over the cap were dropped");
+        }
+        let mut diagnostics = (!guest_output.trim().is_empty()).then(|| format!("guest output:\n{guest_output}"));
+        let mut report = match result {
+            Err(_) => Err(Failure::Timeout(limits.timeout)),
+            Ok(Err(_)) if state.memory_hit => Err(Failure::MemoryLimit(limits.memory)),
+            Ok(Err(e)) => Err(Failure::Trap(trap_detail(&e, &guest_output))),
+            Ok(Ok(r)) => check_output(r, limits.output, &mut diagnostics),
+        };
+        if !state.denials.is_empty() {
+            // The plugin may have swallowed the error and claimed success: the attempt
+            // itself is what the operator must see.
+            if let Ok(r) = &report {
+                diagnostics = Some(format!("plugin reported {:?}: {}", r.status, crate::text::truncate(&r.summary, 1024)));
+            }
+            report = Err(Failure::Denied(state.denials.join("; ")));
+        }
+        if let Err(f) = &report {
+            tracing::warn!(check = %req.ctx.check, plugin = %req.ctx.plugin, reason = f.kind(), detail = %f, elapsed_ms = elapsed.as_millis() as u64, "sandbox stopped the plugin");
+        }
+        Outcome { report, elapsed, diagnostics }
+    }
+
+    /// Calls `describe` on a fresh instance with no grants.
+    pub async fn describe(&self, pre: &bindings::PluginPre<HostState>, name: &str) -> Result<Info, Failure> {
+        let ctx = RunContext {
+            check: "describe".into(),
+            plugin: name.into(),
+            grants: Default::default(),
+            tls: TlsOptions::default(),
+            http: self.http.clone(),
+        };
+        let mut store = self.store(ctx, DESCRIBE_LIMITS.memory);
+        let call = async {
+            let plugin = pre.instantiate_async(&mut store).await?;
+            plugin.picket_plugin_check().call_describe(&mut store).await
+        };
+        match tokio::time::timeout(DESCRIBE_LIMITS.timeout, call).await {
+            Err(_) => Err(Failure::Timeout(DESCRIBE_LIMITS.timeout)),
+            Ok(Err(e)) => Err(Failure::Trap(format!("in describe: {}", trap_detail(&e, &store.data().guest_output())))),
+            Ok(Ok(info)) => Ok(info),
+        }
+    }
+}
+
+/// Enforces the output cap on what the plugin returned.
+fn check_output(r: Report, cap: usize, diagnostics: &mut Option<String>) -> Result<Report, Failure> {
+    let size = r.summary.len() + r.diagnostics.as_ref().map_or(0, String::len) + r.metrics.iter().map(|m| m.name.len() + m.unit.len() + 8).sum::<usize>();
+    if size > cap {
+        *diagnostics = Some(format!("start of the plugin's summary: {}", crate::text::truncate(&r.summary, 512)));
+        return Err(Failure::OutputLimit(format!(
+            "plugin returned {} of summary, diagnostics and metrics; the cap is {}",
+            crate::units::format_bytes(size as u64),
+            crate::units::format_bytes(cap as u64)
+        )));
+    }
+    Ok(r)
+}
+
+/// A one-line reason for a trap: the wasm trap code, plus the panic message when a Rust
+/// guest printed one to stderr.
+fn trap_detail(e: &wasmtime::Error, guest_output: &str) -> String {
+    let code = match e.downcast_ref::<wasmtime::Trap>() {
+        Some(t) => t.to_string(),
+        None => e.to_string(),
+    };
+    let panic = guest_output
+        .lines()
+        .skip_while(|l| !l.contains("panicked at"))
+        .nth(1)
+        .map(str::trim)
+        .filter(|l| !l.is_empty());
+    match panic {
+        Some(msg) => format!("{code} (panic: {msg})"),
+        None => code,
+    }
+}

@@ -1,0 +1,40 @@
+//! Small text helpers shared by the sandbox and the output formats.
+
+/// Cuts `s` to at most `max` bytes on a character boundary, marking the cut with "…".
+pub fn truncate(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if s.len() <= max {
+        return s.into();
+    }
+    let mut cut = max.saturating_sub(3);
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}…", &s[..cut]).into()
+}
+
+/// The closest candidate to `word` by edit distance, if any is close enough to suggest.
+pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::damerau_levenshtein(word, c), c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncates_on_char_boundaries() {
+        assert_eq!(truncate("héllo wörld", 6), "hé…");
+        assert_eq!(truncate("short", 10), "short");
+    }
+
+    #[test]
+    fn suggests_near_misses_only() {
+        assert_eq!(closest("tmeout", ["timeout", "target"]), Some("timeout"));
+        assert_eq!(closest("zzzzzz", ["timeout", "target"]), None);
+    }
+}

@@ -1,0 +1,93 @@
+//! `std::io::Read` and `Write` over the host's `tcp` capability, so protocol code (RESP,
+//! the PostgreSQL wire protocol, a banner check) can use ordinary buffered I/O.
+
+use std::io;
+
+use crate::cap::tcp;
+use crate::{CapError, ErrorKind};
+
+/// A TCP connection made by the host on the plugin's behalf.
+pub struct TcpStream {
+    conn: tcp::Connection,
+    timeout_ms: u32,
+}
+
+impl TcpStream {
+    /// Connects to a granted `host:port`; `timeout_ms` also bounds each later read and write.
+    pub fn connect(host: &str, port: u16, timeout_ms: u32) -> Result<Self, CapError> {
+        let conn = tcp::connect(host, port, timeout_ms)?;
+        Ok(TcpStream { conn, timeout_ms })
+    }
+    pub fn peer(&self) -> String {
+        self.conn.peer()
+    }
+    pub fn set_timeout_ms(&mut self, timeout_ms: u32) {
+        self.timeout_ms = timeout_ms;
+    }
+}
+
+fn to_io(e: CapError) -> io::Error {
+    let kind = match e.kind {
+        ErrorKind::Timeout => io::ErrorKind::TimedOut,
+        ErrorKind::Refused => io::ErrorKind::ConnectionRefused,
+        ErrorKind::Denied => io::ErrorKind::PermissionDenied,
+        ErrorKind::Closed => io::ErrorKind::ConnectionReset,
+        _ => io::ErrorKind::Other,
+    };
+    io::Error::new(kind, e.message)
+}
+
+impl io::Read for TcpStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let max = buf.len().min(1 << 20) as u32;
+        let data = self.conn.receive(max, self.timeout_ms).map_err(to_io)?;
+        buf[..data.len()].copy_from_slice(&data);
+        Ok(data.len())
+    }
+}
+
+impl io::Write for TcpStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.conn.send(buf, self.timeout_ms).map_err(to_io)?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Splits "host:port" (or "[v6]:port", or "scheme://host:port/...") into its parts.
+pub fn split_host_port(target: &str, default_port: Option<u16>) -> Option<(String, u16)> {
+    let rest = target.split_once("://").map(|(_, r)| r).unwrap_or(target);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let authority = authority.rsplit_once('@').map(|(_, a)| a).unwrap_or(authority);
+    if let Some(v6) = authority.strip_prefix('[') {
+        let (host, tail) = v6.split_once(']')?;
+        let port = match tail.strip_prefix(':') {
+            Some(p) => p.parse().ok()?,
+            None => default_port?,
+        };
+        return Some((host.to_string(), port));
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() => Some((host.to_string(), port.parse().ok()?)),
+        Some(_) => None,
+        None if !authority.is_empty() => Some((authority.to_string(), default_port?)),
+        None => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_host_port;
+
+    #[test]
+    fn host_port_forms() {
+        assert_eq!(split_host_port("localhost:6379", None), Some(("localhost".into(), 6379)));
+        assert_eq!(split_host_port("redis://u:p@db:6380/0", Some(6379)), Some(("db".into(), 6380)));
+        assert_eq!(split_host_port("redis://db", Some(6379)), Some(("db".into(), 6379)));
+        assert_eq!(split_host_port("[::1]:22", None), Some(("::1".into(), 22)));
+        assert_eq!(split_host_port("db", None), None);
+        assert_eq!(split_host_port(":80", None), None);
+    }
+}

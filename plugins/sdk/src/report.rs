@@ -1,0 +1,106 @@
+//! Building reports and describe info with little ceremony.
+
+use crate::{Info, Metric, MetricInfo, ParamInfo, Report, Status};
+
+impl Report {
+    pub fn new(status: Status, summary: impl Into<String>) -> Self {
+        Report { status, summary: summary.into(), metrics: Vec::new(), diagnostics: None }
+    }
+    pub fn ok(summary: impl Into<String>) -> Self {
+        Self::new(Status::Ok, summary)
+    }
+    pub fn warning(summary: impl Into<String>) -> Self {
+        Self::new(Status::Warning, summary)
+    }
+    pub fn critical(summary: impl Into<String>) -> Self {
+        Self::new(Status::Critical, summary)
+    }
+    pub fn unknown(summary: impl Into<String>) -> Self {
+        Self::new(Status::Unknown, summary)
+    }
+    /// Adds a metric; see the WIT `metric.unit` for the units the host understands.
+    pub fn metric(mut self, name: &str, value: f64, unit: &str) -> Self {
+        self.metrics.push(Metric { name: name.into(), value, unit: unit.into() });
+        self
+    }
+    pub fn push_metric(&mut self, name: &str, value: f64, unit: &str) {
+        self.metrics.push(Metric { name: name.into(), value, unit: unit.into() });
+    }
+    pub fn diagnostics(mut self, text: impl Into<String>) -> Self {
+        self.diagnostics = Some(text.into());
+        self
+    }
+}
+
+/// Starts describe info for a plugin; finish with [`InfoBuilder::build`].
+pub fn info(name: &str, description: &str) -> InfoBuilder {
+    InfoBuilder {
+        info: Info {
+            name: name.into(),
+            version: "0.1.0".into(),
+            description: description.into(),
+            params: Vec::new(),
+            metrics: Vec::new(),
+        },
+    }
+}
+
+pub struct InfoBuilder {
+    info: Info,
+}
+
+impl InfoBuilder {
+    pub fn version(mut self, version: &str) -> Self {
+        self.info.version = version.into();
+        self
+    }
+    /// An accepted param; `kind` is one of the kinds listed in the WIT `param-info`.
+    pub fn param(mut self, name: &str, kind: &str, required: bool, description: &str) -> Self {
+        self.info.params.push(ParamInfo {
+            name: name.into(),
+            kind: kind.into(),
+            required,
+            description: description.into(),
+        });
+        self
+    }
+    /// A metric where larger values are worse (latency, bytes used).
+    pub fn metric(mut self, name: &str, unit: &str, description: &str) -> Self {
+        self.info.metrics.push(MetricInfo {
+            name: name.into(),
+            unit: unit.into(),
+            description: description.into(),
+            lower_is_worse: false,
+        });
+        self
+    }
+    /// A metric where smaller values are worse (days until a certificate expires).
+    pub fn metric_lower_is_worse(mut self, name: &str, unit: &str, description: &str) -> Self {
+        self.info.metrics.push(MetricInfo {
+            name: name.into(),
+            unit: unit.into(),
+            description: description.into(),
+            lower_is_worse: true,
+        });
+        self
+    }
+    pub fn build(self) -> Info {
+        self.info
+    }
+}
+
+impl Status {
+    /// The worse of two statuses (unknown counts as worse than critical here only when
+    /// neither is critical: a critical finding is the more useful answer).
+    pub fn worst(self, other: Status) -> Status {
+        fn rank(s: Status) -> u8 {
+            match s {
+                Status::Ok => 0,
+                Status::Warning => 1,
+                Status::Unknown => 2,
+                Status::Critical => 3,
+            }
+        }
+        if rank(other) > rank(self) { other } else { self }
+    }
+}
