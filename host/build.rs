@@ -21,7 +21,9 @@ fn main() {
     for dir in ["plugins", "wit"] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
-    println!("cargo:rerun-if-changed={}", root.join("Cargo.lock").display());
+    for file in ["Cargo.toml", "Cargo.lock"] {
+        println!("cargo:rerun-if-changed={}", root.join(file).display());
+    }
     println!("cargo:rerun-if-env-changed=CARGO_TARGET_DIR");
 
     let target_dir = env::var_os("CARGO_TARGET_DIR")

@@ -16,8 +16,12 @@ pub fn truncate(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
 pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
         .into_iter()
-        .map(|c| (strsim::damerau_levenshtein(word, c), c))
-        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
+        .filter_map(|c| {
+            let d = strsim::damerau_levenshtein(word, c);
+            // "critical" for "crit", "resp" for "response_time": a prefix is a strong hint.
+            let prefix = word.len().min(c.len()) >= 3 && (word.starts_with(c) || c.starts_with(word));
+            (d <= 2.max(c.len() / 3) || prefix).then_some((if prefix { 0 } else { d }, c))
+        })
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
 }
@@ -36,5 +40,6 @@ mod tests {
     fn suggests_near_misses_only() {
         assert_eq!(closest("tmeout", ["timeout", "target"]), Some("timeout"));
         assert_eq!(closest("zzzzzz", ["timeout", "target"]), None);
+        assert_eq!(closest("critical", ["warn", "crit"]), Some("crit"));
     }
 }

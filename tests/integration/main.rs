@@ -1,1 +1,18 @@
+//! picket's integration tests: the real sandbox, real plugins, real servers on loopback,
+//! and the real `picket` binary. One test binary (as ripgrep does); each module says
+//! what belongs in it.
+//!
+//! - `sandbox`: hostile fixture plugins, each contained and reported with its reason.
+//! - `http`, `tcp`, `disk`: the built-in plugins against in-process servers and temp dirs.
+//! - `config_ui`: `tests/ui/*.toml` paired with the exact error text `picket validate` prints.
+//! - `cli`: exit codes, every output format, `--wait`, the compile cache.
+//! - `plugins`: `picket plugin inspect`, sha256 pins, components that are not plugins.
 
+mod cli;
+mod config_ui;
+mod disk;
+mod http;
+mod plugins;
+mod sandbox;
+mod support;
+mod tcp;

@@ -389,6 +389,7 @@ fn parse_thresholds(doc: &mut Doc<'_>, ctx: &str, v: &Value<'_>, plugin: Option<
             continue;
         };
         let mut th = Threshold { metric: metric.to_string(), warn: None, crit: None };
+        let errors_before = doc.errors.len();
         for (level, lspan, lv) in entries(lt) {
             let slot = match level {
                 "warn" => &mut th.warn,
@@ -409,6 +410,9 @@ fn parse_thresholds(doc: &mut Doc<'_>, ctx: &str, v: &Value<'_>, plugin: Option<
                 Ok(r) => *slot = Some((r, text)),
                 Err(e) => doc.error(lv.span(), format!("{ctx}, field `thresholds.{metric}.{level}`: {e}")),
             }
+        }
+        if doc.errors.len() > errors_before {
+            continue;
         }
         if th.warn.is_none() && th.crit.is_none() {
             doc.error(levels.span(), format!("{ctx}, field `thresholds.{metric}`: give warn, crit or both"));

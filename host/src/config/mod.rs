@@ -161,6 +161,9 @@ pub async fn load(path: &Path, plugins: &Plugins) -> Result<Plan, ConfigErrors> 
         errors.push(ConfigError { file: path.to_path_buf(), line: 0, column: 0, message: "no [[check]] tables found".into() });
     }
     if !errors.is_empty() {
+        // File order, then position: the order a person reads the files in.
+        let order = |e: &ConfigError| files.iter().position(|f| *f == e.file).unwrap_or(usize::MAX);
+        errors.sort_by_key(|e| (order(e), e.line, e.column));
         return Err(ConfigErrors(errors));
     }
     Ok(Plan { checks, files })

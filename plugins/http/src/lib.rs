@@ -122,7 +122,7 @@ fn run(cfg: &Config) -> Result<Report, Report> {
             Ok(doc) => {
                 for (path, want) in json::flatten_expectations(expected) {
                     match json::lookup(&doc, &path) {
-                        None => problems.push(format!("json {path} missing (expected {want})")),
+                        None => problems.push(format!("json {path} absent (expected {want})")),
                         Some(got) if !json::loosely_equal(got, &want) => {
                             problems.push(format!("json {path} = {got} (expected {want})"))
                         }

@@ -1,0 +1,76 @@
+//! `tests/ui/*.toml` paired with `*.stderr`: the exact text `picket validate` prints.
+//! Files named `good-*.toml` must validate. Set `PICKET_BLESS=1` to rewrite the expected
+//! files after an intended change of wording (then review the diff).
+
+use std::path::PathBuf;
+
+use crate::support::picket_run;
+
+fn ui_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/ui")
+}
+
+#[test]
+fn every_ui_file_gives_its_expected_errors() {
+    let dir = ui_dir();
+    let mut files: Vec<PathBuf> =
+        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "toml")).collect();
+    files.sort();
+    assert!(files.len() >= 10, "ui cases went missing");
+    let bless = std::env::var_os("PICKET_BLESS").is_some();
+    let mut failures = Vec::new();
+    for file in files {
+        let name = file.file_name().unwrap().to_str().unwrap().to_string();
+        let out = picket_run(&["validate", "-c", &name], Some(&dir));
+        if name.starts_with("good-") {
+            if out.code != 0 || !out.stderr.is_empty() {
+                failures.push(format!("{name}: expected to validate, got exit {}:\n{}", out.code, out.stderr));
+            }
+            continue;
+        }
+        // Drop the closing count line; the per-problem lines are the contract.
+        let got: String = out.stderr.lines().filter(|l| !l.starts_with("picket: invalid configuration")).map(|l| format!("{l}\n")).collect();
+        let expected_path = file.with_extension("stderr");
+        if bless {
+            std::fs::write(&expected_path, &got).unwrap();
+            continue;
+        }
+        let expected = std::fs::read_to_string(&expected_path).unwrap_or_else(|_| format!("(no {})", expected_path.display()));
+        if out.code != 78 {
+            failures.push(format!("{name}: expected exit 78, got {}", out.code));
+        }
+        if got != expected {
+            failures.push(format!("{name}:\n--- expected\n{expected}--- got\n{got}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn invalid_toml_points_at_the_line() {
+    let out = picket_run(&["validate", "-c", "invalid-toml.toml"], Some(&ui_dir()));
+    assert_eq!(out.code, 78);
+    assert!(out.stderr.starts_with("invalid-toml.toml:2:12: invalid TOML: invalid basic string"), "{}", out.stderr);
+}
+
+#[test]
+fn all_errors_in_a_directory_are_reported_together() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.toml"), "[[check]]\nname = \"a\"\nplugin = \"tcp\"\ntarget = \"x:1\"\ntimout = \"1s\"\n").unwrap();
+    std::fs::write(dir.path().join("b.toml"), "[[check]]\nname = \"a\"\nplugin = \"tcp\"\ntarget = \"x:2\"\n").unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "not a check file").unwrap();
+    let out = picket_run(&["validate", "-c", "."], Some(dir.path()));
+    assert_eq!(out.code, 78);
+    assert!(out.stderr.contains("a.toml:5:1: check \"a\": unknown field `timout` for plugin `tcp`; did you mean `timeout`?"), "{}", out.stderr);
+    // a.toml's only check was invalid, so b.toml's "a" is the first one: no duplicate.
+    assert!(!out.stderr.contains("duplicate"), "{}", out.stderr);
+    assert!(out.stderr.contains("picket: invalid configuration (1 problem)"), "{}", out.stderr);
+}
+
+#[test]
+fn the_example_checks_validate() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = picket_run(&["validate", "-c", "checks"], Some(&root));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.starts_with("ok: 4 checks in checks/seed-services.toml"), "{}", out.stdout);
+}
