@@ -1,1 +1,175 @@
-fn main(){}
+//! Benchmarks for BENCHMARKS.md (`cargo xtask bench`). Prints a table; asserts nothing.
+//!
+//! 1. Warm sandbox overhead: one no-op check (fresh store, instantiate, call, evaluate)
+//!    run sequentially, p50/p90/p99.
+//! 2. HTTP check throughput against a local tokio server, at the default concurrency.
+//! 3. `picket check -c checks/` wall time with a warm and a cold compile cache, against
+//!    local stand-ins for the seed services.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use picket::config;
+use picket::engine::Engine;
+use picket::plugin::Plugins;
+use picket::runner::{DEFAULT_CONCURRENCY, Runner};
+use picket::sandbox::Sandbox;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn pct(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn fmt(d: Duration) -> String {
+    if d < Duration::from_millis(1) { format!("{:.1} µs", d.as_secs_f64() * 1e6) } else { format!("{:.2} ms", d.as_secs_f64() * 1e3) }
+}
+
+fn row(name: &str, value: String, note: &str) {
+    println!("| {name:<44} | {value:>22} | {note} |");
+}
+
+async fn plan(toml: &str, plugins: &Plugins) -> (tempfile::TempDir, config::Plan) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bench.toml");
+    std::fs::write(&path, toml).unwrap();
+    let plan = config::load(&path, plugins).await.unwrap();
+    (dir, plan)
+}
+
+/// A minimal keep-nothing HTTP/1.1 server: reads the head, answers, closes.
+async fn http_server() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else { continue };
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let mut seen = Vec::new();
+                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => seen.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let body = br#"{"status":"healthy"}"#;
+                let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", body.len());
+                let _ = s.write_all(head.as_bytes()).await;
+                let _ = s.write_all(body).await;
+            });
+        }
+    });
+    addr
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench-cache");
+    let plugins = Plugins::new(Arc::new(Sandbox::new(Engine::new(Some(cache)).unwrap()).unwrap()));
+    let fixture = PathBuf::from(env!("PICKET_FIXTURE_DIR")).join("fixtures.wasm");
+
+    println!("| benchmark | result | notes |");
+    println!("|---|---|---|");
+
+    rt.block_on(async {
+        // 1. Warm no-op overhead.
+        let (_d, p) = plan(&format!("[[check]]\nname = \"noop\"\nplugin = {:?}\ntarget = \"/\"\nmode = \"ok\"\n", fixture.display().to_string()), &plugins).await;
+        let runner = Runner::new(plugins.sandbox().clone(), 1);
+        let spec = p.checks[0].clone();
+        for _ in 0..200 {
+            runner.run_one(&spec).await;
+        }
+        let n = 5000;
+        let mut times = Vec::with_capacity(n);
+        for _ in 0..n {
+            let t = Instant::now();
+            let r = runner.run_one(&spec).await;
+            times.push(t.elapsed());
+            assert_eq!(r.status, picket::result::Status::Ok);
+        }
+        times.sort();
+        row("no-op check, warm (store+instantiate+call)", format!("p50 {}", fmt(pct(&times, 0.5))), &format!("p90 {}, p99 {}, n={n}, sequential", fmt(pct(&times, 0.9)), fmt(pct(&times, 0.99))));
+
+        // 2. HTTP throughput.
+        let addr = http_server().await;
+        let mut toml = String::new();
+        let checks = 64;
+        for i in 0..checks {
+            toml.push_str(&format!("[[check]]\nname = \"h{i}\"\nplugin = \"http\"\ntarget = \"http://{addr}/health\"\nexpect = {{ json = {{ status = \"healthy\" }} }}\n"));
+        }
+        let (_d2, p) = plan(&toml, &plugins).await;
+        let runner = Runner::new(plugins.sandbox().clone(), DEFAULT_CONCURRENCY);
+        runner.run_all(&p.checks, &|_| {}).await;
+        let rounds = 40;
+        let t = Instant::now();
+        for _ in 0..rounds {
+            let rs = runner.run_all(&p.checks, &|_| {}).await;
+            assert!(rs.iter().all(|r| r.status == picket::result::Status::Ok), "{:?}", rs[0]);
+        }
+        let el = t.elapsed();
+        let total = (checks * rounds) as f64;
+        row("http check throughput, local server", format!("{:.0} checks/s", total / el.as_secs_f64()), &format!("{} checks, concurrency {DEFAULT_CONCURRENCY}, new connection each", total as u64));
+    });
+
+    // 3. picket check wall time on checks/ against stand-ins.
+    rt.block_on(async {
+        for port in [3003u16, 3007] {
+            if let Ok(l) = tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+                tokio::spawn(async move {
+                    loop {
+                        let Ok((mut s, _)) = l.accept().await else { continue };
+                        tokio::spawn(async move {
+                            let mut buf = vec![0u8; 4096];
+                            let _ = s.read(&mut buf).await;
+                            let body = br#"{"status":"healthy"}"#;
+                            let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", body.len());
+                            let _ = s.write_all(head.as_bytes()).await;
+                            let _ = s.write_all(body).await;
+                        });
+                    }
+                });
+            }
+        }
+        if let Ok(l) = tokio::net::TcpListener::bind(("127.0.0.1", 6379)).await {
+            tokio::spawn(async move {
+                loop {
+                    let Ok((mut s, _)) = l.accept().await else { continue };
+                    tokio::spawn(async move {
+                        let mut buf = [0u8; 512];
+                        while let Ok(n) = s.read(&mut buf).await {
+                            if n == 0 || s.write_all(b"+PONG\r\n").await.is_err() {
+                                break;
+                            }
+                        }
+                    });
+                }
+            });
+        }
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+        let bin = env!("CARGO_BIN_EXE_picket");
+        let run = |cache: &std::path::Path| {
+            let t = Instant::now();
+            let out = Command::new(bin).current_dir(&root).args(["check", "-c", "checks"]).env("PICKET_CACHE_DIR", cache).output().unwrap();
+            let el = t.elapsed();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+            el
+        };
+        let warm_dir = tempfile::tempdir().unwrap();
+        tokio::task::block_in_place(|| {
+            run(warm_dir.path());
+            let mut warm: Vec<Duration> = (0..30).map(|_| run(warm_dir.path())).collect();
+            warm.sort();
+            row("`picket check -c checks/`, warm cache", format!("p50 {}", fmt(pct(&warm, 0.5))), &format!("max {}, 4 checks, n=30, whole process", fmt(*warm.last().unwrap())));
+            let mut cold: Vec<Duration> = (0..5)
+                .map(|_| {
+                    let d = tempfile::tempdir().unwrap();
+                    run(d.path())
+                })
+                .collect();
+            cold.sort();
+            row("`picket check -c checks/`, cold cache", format!("p50 {}", fmt(pct(&cold, 0.5))), "compiles http, tcp, disk; n=5");
+        });
+    });
+}

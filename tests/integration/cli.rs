@@ -86,7 +86,7 @@ fn human_output_lists_every_check_with_reasons() {
     assert!(out.stdout.contains("4 checks: 1 ok, 1 warning, 1 critical, 1 unknown in "), "{}", out.stdout);
     assert!(!out.stdout.contains('\x1b'), "no colour when not a terminal");
     let colored = only(&f, &["up"], &["--color", "always"]);
-    assert!(colored.stdout.contains("\x1b[32m✓\x1b[0m"), "{}", colored.stdout);
+    assert!(colored.stdout.contains("\x1b[32m✓\x1b[0m") && colored.stdout.contains("\x1b[32mok      \x1b[0m"), "{}", colored.stdout);
 }
 
 #[test]

@@ -54,6 +54,9 @@ fn setup() -> Result<()> {
     if !String::from_utf8_lossy(&installed.stdout).lines().any(|l| l.trim() == "wasm32-wasip2") {
         run(Command::new("rustup").args(["target", "add", "wasm32-wasip2"]))?;
     }
+    // Download every crate up front: host/build.rs builds the plugins with a nested
+    // cargo that should never need the network.
+    run(Command::new(env!("CARGO")).current_dir(root()).args(["fetch", "--quiet"]))?;
     Ok(())
 }
 

@@ -29,11 +29,12 @@ pub fn render(results: &[CheckResult], ctx: &Context) -> String {
         let pad = width - r.name.chars().count();
         let attempts = if r.attempts > 1 { format!(", {} attempts", r.attempts) } else { String::new() };
         out.push_str(&format!(
-            "{} {}{} {:<8} {} {}\n",
+            "{} {}{} {} {} {}\n",
             paint(ctx.color, code, sym),
             paint(ctx.color, "1", &r.name),
             " ".repeat(pad),
-            paint(ctx.color, code, r.status.as_str()),
+            // Pad before painting: escape codes would count towards the width.
+            paint(ctx.color, code, &format!("{:<8}", r.status.as_str())),
             r.summary,
             paint(ctx.color, "2", &format!("({}{attempts})", format_duration(r.duration))),
         ));

@@ -11,7 +11,7 @@ wasmtime::component::bindgen!({
     },
 });
 
-pub use picket::plugin::types;
+pub use self::picket::plugin::types;
 
 /// The export name every plugin must provide, versioned.
 pub const CHECK_EXPORT: &str = "picket:plugin/check@0.1.0";
