@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Embedded in the binary: `plugin = "<name>"` in a check file.
-const BUILTINS: &[&str] = &["http", "tcp", "disk"];
+const BUILTINS: &[&str] = &["http", "tcp", "disk", "redis", "postgres"];
 /// Built for the tests only.
 const FIXTURES: &[&str] = &["fixtures"];
 

@@ -109,6 +109,21 @@ impl Failure {
     }
 }
 
+impl Failure {
+    /// The same failure with its free text passed through `f` (used to scrub secrets).
+    pub fn map_text(&self, f: impl Fn(&str) -> String) -> Failure {
+        match self {
+            Failure::Trap(t) => Failure::Trap(f(t)),
+            Failure::Denied(t) => Failure::Denied(f(t)),
+            Failure::OutputLimit(t) => Failure::OutputLimit(f(t)),
+            Failure::MissingExport(t) => Failure::MissingExport(f(t)),
+            Failure::UnsupportedImport(t) => Failure::UnsupportedImport(f(t)),
+            Failure::Load(t) => Failure::Load(f(t)),
+            other => other.clone(),
+        }
+    }
+}
+
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

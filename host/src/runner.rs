@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 use crate::config::CheckSpec;
 use crate::evaluate::{evaluate, failed};
 use crate::result::{CheckResult, Status};
-use crate::sandbox::{RunContext, RunRequest, Sandbox};
+use crate::sandbox::{RunRequest, Sandbox};
 
 /// The default bound on concurrent checks.
 pub const DEFAULT_CONCURRENCY: usize = 32;
@@ -37,22 +37,21 @@ impl Runner {
         let _permit = self.permits.acquire().await.expect("semaphore never closed");
         let loaded = match &spec.plugin {
             Ok(p) => p,
-            Err(f) => return failed(spec, f.clone(), Duration::ZERO, None),
+            Err(f) => {
+                let mut r = failed(spec, f.clone(), Duration::ZERO, None);
+                spec.secrets.scrub_result(&mut r);
+                return r;
+            }
         };
         let req = RunRequest {
-            ctx: RunContext {
-                check: spec.name.as_str().into(),
-                plugin: spec.plugin_name.as_str().into(),
-                grants: spec.grants.clone(),
-                tls: spec.tls.clone(),
-                http: self.sandbox.http_clients(),
-            },
+            ctx: self.sandbox.context(&spec.name, &spec.plugin_name, spec.grants.clone(), spec.tls.clone()),
             target: &spec.target,
             params: &spec.params,
             limits: spec.limits,
         };
         let outcome = self.sandbox.run(&loaded.pre, req).await;
-        let result = evaluate(spec, outcome);
+        let mut result = evaluate(spec, outcome);
+        spec.secrets.scrub_result(&mut result);
         tracing::debug!(status = %result.status, elapsed_ms = result.duration.as_millis() as u64, "check finished");
         result
     }

@@ -4,8 +4,10 @@
 //!
 //! - `sandbox`: hostile fixture plugins, each contained and reported with its reason.
 //! - `http`, `tcp`, `disk`: the built-in plugins against in-process servers and temp dirs.
+//! - `redis`, `postgres`: those plugins against real server processes started by `support`.
 //! - `config_ui`: `tests/ui/*.toml` paired with the exact error text `picket validate` prints.
 //! - `cli`: exit codes, every output format, `--wait`, the compile cache.
+//! - `secrets`: passwords never appear in any output, log or error.
 //! - `plugins`: `picket plugin inspect`, sha256 pins, components that are not plugins.
 
 mod cli;
@@ -13,6 +15,9 @@ mod config_ui;
 mod disk;
 mod http;
 mod plugins;
+mod postgres;
+mod redis;
 mod sandbox;
+mod secrets;
 mod support;
 mod tcp;

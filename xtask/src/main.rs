@@ -63,8 +63,7 @@ fn setup() -> Result<()> {
 fn test(extra: &[String]) -> Result<ExitCode> {
     setup()?;
     let mut cmd = Command::new(env!("CARGO"));
-    cmd.current_dir(root()).args(["test", "--workspace", "--exclude", "picket-plugin-http", "--exclude", "picket-plugin-tcp"]);
-    cmd.args(["--exclude", "picket-plugin-disk", "--exclude", "picket-plugin-fixtures"]);
+    cmd.current_dir(root()).args(["test", "--workspace"]);
     cmd.args(extra);
     run(&mut cmd)?;
     Ok(ExitCode::SUCCESS)

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use toml::de::{DeTable, DeValue};
 
-use super::CheckSpec;
+use super::{CheckSpec, Secrets};
 use super::doc::{Doc, Value, as_i64, scalar_text, to_json, type_name};
 use super::error::{ConfigError, suggestion};
 use crate::engine::MAX_MEMORY_CAP;
@@ -237,7 +237,9 @@ async fn parse_check(
     grants.extend(Grant::from_target(&target));
 
     let info = plugin.as_ref().ok().map(|p| &p.info);
-    let params_json = validate_params(doc, &ctx, &span, info.map(|i| i.params.as_slice()), &plugin_name, params);
+    // A password written into the target URL is a secret too.
+    let mut secrets: Vec<String> = url::Url::parse(&target).ok().and_then(|u| u.password().map(percent_decoded)).into_iter().collect();
+    let params_json = validate_params(doc, &ctx, &span, info.map(|i| i.params.as_slice()), &plugin_name, params, &mut secrets);
     let thresholds = match threshold_value {
         Some(v) => parse_thresholds(doc, &ctx, v, plugin.as_ref().ok()),
         None => Vec::new(),
@@ -258,7 +260,12 @@ async fn parse_check(
         limits,
         grants: std::sync::Arc::new(Grants::new(grants)),
         tls,
+        secrets: Secrets::new(secrets),
     })
+}
+
+fn percent_decoded(s: &str) -> String {
+    url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_else(|| s.to_string())
 }
 
 fn builtin_list() -> String {
@@ -275,6 +282,15 @@ fn target_problem(plugin: &str, target: &str) -> Option<String> {
         "http" if url::Url::parse(t).is_err() => Some(format!("{target:?} is not a valid URL")),
         "tcp" if !matches!(Grant::from_target(t), Some(Grant::Tcp { .. })) => {
             Some(format!("{target:?} is not host:port; write e.g. \"localhost:6379\""))
+        }
+        "redis" if !(t.starts_with("redis://") || t.starts_with("rediss://")) => {
+            Some(format!("{target:?} is not a redis:// or rediss:// URL; write e.g. \"redis://localhost:6379\""))
+        }
+        "postgres" if !(t.starts_with("postgres://") || t.starts_with("postgresql://")) => {
+            Some(format!("{target:?} is not a postgres:// URL; write e.g. \"postgres://app@localhost:5432/app\""))
+        }
+        "postgres" if url::Url::parse(t).map(|u| u.username().is_empty()).unwrap_or(true) => {
+            Some(format!("{target:?} names no user; write e.g. \"postgres://app@localhost:5432/app\""))
         }
         "disk" if !t.starts_with('/') => Some(format!("{target:?} is not an absolute path such as \"/\" or \"/var\"")),
         "disk" if crate::sandbox::grants::normalize(Path::new(t)).is_none() => {
@@ -315,8 +331,9 @@ fn validate_params(
     declared: Option<&[crate::plugin::ParamInfo]>,
     plugin: &str,
     params: BTreeMap<String, (std::ops::Range<usize>, &Value<'_>)>,
+    secrets: &mut Vec<String>,
 ) -> String {
-    let mut out = BTreeMap::new();
+    let mut out = serde_json::Map::new();
     if let Some(declared) = declared {
         for (key, (span, v)) in &params {
             let Some(p) = declared.iter().find(|p| &p.name == key) else {
@@ -341,9 +358,53 @@ fn validate_params(
         }
     }
     for (key, (_, v)) in params {
+        let is_secret = declared.and_then(|d| d.iter().find(|p| p.name == key)).is_some_and(|p| p.kind == "secret");
+        if is_secret {
+            match resolve_secret(doc, v) {
+                Ok(secret) => {
+                    secrets.push(secret.clone());
+                    out.insert(key, serde_json::Value::String(secret));
+                }
+                Err(e) => doc.error(v.span(), format!("{ctx}, field `{key}`: {e}")),
+            }
+            continue;
+        }
         out.insert(key, to_json(v.get_ref()));
     }
     serde_json::to_string(&out).expect("params serialize")
+}
+
+/// A secret: `{ env = "VAR" }`, `{ file = "path" }` (relative to the check file; one
+/// trailing newline dropped), or a literal string. Error messages never contain the value.
+fn resolve_secret(doc: &Doc<'_>, v: &Value<'_>) -> Result<String, String> {
+    let help = "expected { env = \"VAR\" }, { file = \"path\" } or a string";
+    match v.get_ref() {
+        DeValue::String(s) => Ok(s.to_string()),
+        DeValue::Table(t) => {
+            let mut refs = entries(t);
+            let (Some((kind, _, value)), None) = (refs.next(), refs.next()) else { return Err(help.into()) };
+            let Some(name) = value.get_ref().as_str() else { return Err(help.into()) };
+            match kind {
+                "env" => match std::env::var(name) {
+                    Ok(val) if !val.is_empty() => Ok(val),
+                    Ok(_) => Err(format!("environment variable {name} is empty")),
+                    Err(_) => Err(format!("environment variable {name} is not set")),
+                },
+                "file" => {
+                    let path = doc.relative(name);
+                    let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read secret file {}: {e}", path.display()))?;
+                    let text = text.strip_suffix('\n').unwrap_or(&text);
+                    let text = text.strip_suffix('\r').unwrap_or(text);
+                    if text.is_empty() {
+                        return Err(format!("secret file {} is empty", path.display()));
+                    }
+                    Ok(text.to_string())
+                }
+                _ => Err(help.into()),
+            }
+        }
+        _ => Err(help.into()),
+    }
 }
 
 fn kind_problem(kind: &str, v: &DeValue<'_>) -> Option<String> {
@@ -354,6 +415,7 @@ fn kind_problem(kind: &str, v: &DeValue<'_>) -> Option<String> {
         "bool" => v.is_bool(),
         "list" => v.is_array(),
         "table" => v.is_table(),
+        "secret" => v.is_str() || v.is_table(),
         "duration" => match v.as_str() {
             Some(s) => return parse_duration(s).err(),
             None => false,

@@ -42,7 +42,6 @@ pub struct Plan {
 }
 
 /// One check, ready to run.
-#[derive(Debug)]
 pub struct CheckSpec {
     pub name: String,
     /// Where it was declared, for messages.
@@ -60,6 +59,66 @@ pub struct CheckSpec {
     pub limits: Limits,
     pub grants: Arc<Grants>,
     pub tls: TlsOptions,
+    /// Resolved secret values (passwords), scrubbed from every result.
+    pub secrets: Secrets,
+}
+
+// By hand: `params` holds resolved secrets and must never reach a log.
+impl std::fmt::Debug for CheckSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CheckSpec")
+            .field("name", &self.name)
+            .field("file", &self.file)
+            .field("line", &self.line)
+            .field("plugin", &self.plugin_name)
+            .field("target", &self.secrets.scrub(&self.target))
+            .field("limits", &self.limits)
+            .field("grants", &self.grants)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Secret values of one check. Architecture Invariant: every result is passed through
+/// [`Secrets::scrub`] before anyone sees it, whatever the plugin put in it.
+#[derive(Clone, Default)]
+pub struct Secrets(Vec<String>);
+
+impl Secrets {
+    pub fn new(mut values: Vec<String>) -> Secrets {
+        values.retain(|v| !v.is_empty());
+        // Longest first, so a secret containing another is replaced whole.
+        values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        values.dedup();
+        Secrets(values)
+    }
+
+    /// `text` with every secret replaced by `***`.
+    pub fn scrub(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for s in &self.0 {
+            if out.contains(s.as_str()) {
+                out = out.replace(s.as_str(), "***");
+            }
+        }
+        out
+    }
+
+    pub fn scrub_result(&self, r: &mut crate::result::CheckResult) {
+        if self.0.is_empty() {
+            return;
+        }
+        r.summary = self.scrub(&r.summary);
+        r.target = self.scrub(&r.target);
+        if let Some(d) = &r.diagnostics {
+            r.diagnostics = Some(self.scrub(d));
+        }
+        for m in &mut r.metrics {
+            m.name = self.scrub(&m.name);
+        }
+        if let Some(f) = &r.failure {
+            r.failure = Some(f.map_text(|t| self.scrub(t)));
+        }
+    }
 }
 
 impl CheckSpec {

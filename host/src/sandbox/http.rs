@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use reqwest::header::LOCATION;
 use url::Url;
@@ -67,6 +67,15 @@ impl HttpClients {
     }
 }
 
+/// The URL with any password replaced, for messages and logs.
+fn shown(url: &Url) -> String {
+    let mut u = url.clone();
+    if u.password().is_some() {
+        let _ = u.set_password(Some("***"));
+    }
+    u.to_string()
+}
+
 fn err(kind: ErrorKind, message: impl Into<String>) -> CapError {
     CapError { kind, message: message.into() }
 }
@@ -103,16 +112,12 @@ fn classify(url: &Url, e: &reqwest::Error) -> CapError {
         _ if text.is_empty() => e.to_string(),
         _ => text,
     };
-    err(kind, format!("{url}: {what}"))
+    err(kind, format!("{}: {what}", shown(url)))
 }
 
 fn cert_expires_in_s(resp: &reqwest::Response) -> Option<i64> {
     let info = resp.extensions().get::<reqwest::tls::TlsInfo>()?;
-    let der = info.peer_certificate()?;
-    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
-    let not_after = cert.validity().not_after.timestamp();
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs() as i64;
-    Some(not_after - now)
+    super::tls::expires_in_s(info.peer_certificate()?)
 }
 
 impl http::Host for HostState {
@@ -122,7 +127,7 @@ impl http::Host for HostState {
             return Err(err(ErrorKind::Invalid, format!("{url}: only http and https are supported")));
         }
         if !self.run.grants.allows_http(&url) {
-            return Err(self.deny(format!("http request to {url}")));
+            return Err(self.deny(format!("http request to {}", shown(&url))));
         }
         let mut method = reqwest::Method::from_bytes(req.method.as_bytes())
             .map_err(|_| err(ErrorKind::Invalid, format!("{:?} is not an HTTP method", req.method)))?;
@@ -142,7 +147,7 @@ impl http::Host for HostState {
             }
             let built = rb.build().map_err(|e| err(ErrorKind::Invalid, format!("{url}: {e}")))?;
             let resp = match tokio::time::timeout_at(deadline, client.execute(built)).await {
-                Err(_) => return Err(err(ErrorKind::Timeout, format!("{url}: no response within {}ms", req.timeout_ms))),
+                Err(_) => return Err(err(ErrorKind::Timeout, format!("{}: no response within {}ms", shown(&url), req.timeout_ms))),
                 Ok(Err(e)) => return Err(classify(&url, &e)),
                 Ok(Ok(r)) => r,
             };
@@ -154,7 +159,7 @@ impl http::Host for HostState {
                         return Err(err(ErrorKind::TooLarge, format!("{url}: more than {MAX_REDIRECTS} redirects")));
                     }
                     if !self.run.grants.allows_http(&next) {
-                        return Err(self.deny(format!("http redirect from {url} to {next}")));
+                        return Err(self.deny(format!("http redirect from {} to {}", shown(&url), shown(&next))));
                     }
                     redirects += 1;
                     // As browsers do: 303, and 301/302 after a POST, continue as GET.
@@ -177,7 +182,7 @@ impl http::Host for HostState {
             let mut truncated = false;
             loop {
                 let chunk = match tokio::time::timeout_at(deadline, resp.chunk()).await {
-                    Err(_) => return Err(err(ErrorKind::Timeout, format!("{url}: body not complete within {}ms", req.timeout_ms))),
+                    Err(_) => return Err(err(ErrorKind::Timeout, format!("{}: body not complete within {}ms", shown(&url), req.timeout_ms))),
                     Ok(Err(e)) => return Err(classify(&url, &e)),
                     Ok(Ok(None)) => break,
                     Ok(Ok(Some(c))) => c,
@@ -195,7 +200,7 @@ impl http::Host for HostState {
                 headers,
                 body: data,
                 body_truncated: truncated,
-                final_url: url.to_string(),
+                final_url: shown(&url),
                 redirects,
                 elapsed_us: started.elapsed().as_micros() as u64,
                 cert_expires_in_s: cert,

@@ -18,6 +18,7 @@ pub mod http;
 mod log;
 mod state;
 mod tcp;
+mod tls;
 
 use std::time::{Duration, Instant};
 
@@ -28,6 +29,7 @@ pub use bindings::types;
 pub use bindings::types::{Info, Report};
 pub use grants::{Grant, Grants};
 pub use http::{HttpClients, TlsOptions};
+pub use tls::TlsConfigs;
 pub use state::{HostState, RunContext};
 
 use crate::engine::{Engine, EngineError};
@@ -77,6 +79,7 @@ pub struct Sandbox {
     engine: Engine,
     linker: Linker<HostState>,
     http: HttpClients,
+    tls: TlsConfigs,
 }
 
 impl Sandbox {
@@ -87,7 +90,7 @@ impl Sandbox {
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| EngineError::Config(e.to_string()))?;
         bindings::Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
             .map_err(|e| EngineError::Config(e.to_string()))?;
-        Ok(Sandbox { engine, linker, http: HttpClients::default() })
+        Ok(Sandbox { engine, linker, http: HttpClients::default(), tls: TlsConfigs::default() })
     }
 
     pub fn engine(&self) -> &Engine {
@@ -98,8 +101,9 @@ impl Sandbox {
         &self.linker
     }
 
-    pub fn http_clients(&self) -> HttpClients {
-        self.http.clone()
+    /// The shared clients a [`RunContext`] needs.
+    pub fn context(&self, check: &str, plugin: &str, grants: std::sync::Arc<Grants>, tls: TlsOptions) -> RunContext {
+        RunContext { check: check.into(), plugin: plugin.into(), grants, tls, http: self.http.clone(), tls_configs: self.tls.clone() }
     }
 
     fn store(&self, ctx: RunContext, memory: u64) -> Store<HostState> {
@@ -159,13 +163,7 @@ impl Sandbox {
 
     /// Calls `describe` on a fresh instance with no grants.
     pub async fn describe(&self, pre: &bindings::PluginPre<HostState>, name: &str) -> Result<Info, Failure> {
-        let ctx = RunContext {
-            check: "describe".into(),
-            plugin: name.into(),
-            grants: Default::default(),
-            tls: TlsOptions::default(),
-            http: self.http.clone(),
-        };
+        let ctx = self.context("describe", name, Default::default(), TlsOptions::default());
         let mut store = self.store(ctx, DESCRIBE_LIMITS.memory);
         let call = async {
             let plugin = pre.instantiate_async(&mut store).await?;

@@ -24,6 +24,7 @@ pub struct RunContext {
     pub grants: Arc<Grants>,
     pub tls: TlsOptions,
     pub http: HttpClients,
+    pub tls_configs: super::tls::TlsConfigs,
 }
 
 pub struct HostState {

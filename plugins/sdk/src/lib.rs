@@ -17,12 +17,15 @@
 //!
 //! Layout: [`report`] builds reports and describe info, [`params`] decodes the JSON params,
 //! [`net`] wraps the `tcp` capability in `std::io::Read`/`Write`, [`json`] looks up dotted
-//! paths, [`time`] measures with the host clock.
+//! paths, [`time`] measures with the host clock, [`target`] splits target URLs, [`resp`]
+//! speaks the Redis protocol.
 
 pub mod json;
 pub mod net;
 pub mod params;
 pub mod report;
+pub mod resp;
+pub mod target;
 pub mod time;
 
 #[doc(hidden)]

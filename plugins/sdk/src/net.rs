@@ -24,6 +24,14 @@ impl TcpStream {
     pub fn set_timeout_ms(&mut self, timeout_ms: u32) {
         self.timeout_ms = timeout_ms;
     }
+    /// Upgrades the connection to TLS (the host does the handshake and verification).
+    pub fn start_tls(&mut self) -> Result<(), CapError> {
+        self.conn.start_tls(self.timeout_ms)
+    }
+    /// Days until the peer certificate expires, once TLS is started.
+    pub fn cert_expires_days(&self) -> Option<f64> {
+        self.conn.cert_expires_in_s().map(|s| s as f64 / 86_400.0)
+    }
 }
 
 fn to_io(e: CapError) -> io::Error {

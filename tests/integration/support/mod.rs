@@ -1,6 +1,8 @@
 //! Shared helpers: one sandbox for the whole test binary, check files in temp dirs,
 //! the `picket` binary with a shared compile cache, and loopback servers.
 
+pub mod postgres;
+pub mod redis;
 pub mod servers;
 
 use std::path::{Path, PathBuf};

@@ -193,9 +193,26 @@ pub fn closed_port() -> u16 {
     l.local_addr().unwrap().port()
 }
 
-/// A throwaway CA and a `localhost`/127.0.0.1 certificate from it that expires in
-/// `days`; returns the server config and the CA's PEM.
-pub fn tls_config(days: i64) -> (Arc<rustls::ServerConfig>, String) {
+/// PEM files of a throwaway CA and a server certificate signed by it.
+pub struct CertFiles {
+    pub ca: std::path::PathBuf,
+    pub cert: std::path::PathBuf,
+    pub key: std::path::PathBuf,
+}
+
+/// Writes `ca.pem`, `server.pem` and `server.key` (mode 0600) into `dir`.
+pub fn cert_files(dir: &std::path::Path, days: i64) -> CertFiles {
+    use std::os::unix::fs::PermissionsExt;
+    let (ca, cert, key) = make_certs(days);
+    let files = CertFiles { ca: dir.join("ca.pem"), cert: dir.join("server.pem"), key: dir.join("server.key") };
+    std::fs::write(&files.ca, ca.pem()).unwrap();
+    std::fs::write(&files.cert, cert.pem()).unwrap();
+    std::fs::write(&files.key, key.serialize_pem()).unwrap();
+    std::fs::set_permissions(&files.key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    files
+}
+
+fn make_certs(days: i64) -> (rcgen::Certificate, rcgen::Certificate, rcgen::KeyPair) {
     use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
     let now = time::OffsetDateTime::now_utc();
     let ca_key = KeyPair::generate().unwrap();
@@ -209,6 +226,13 @@ pub fn tls_config(days: i64) -> (Arc<rustls::ServerConfig>, String) {
     leaf_params.not_before = now - time::Duration::days(1);
     leaf_params.not_after = now + time::Duration::days(days);
     let leaf = leaf_params.signed_by(&leaf_key, &ca, &ca_key).unwrap();
+    (ca, leaf, leaf_key)
+}
+
+/// A throwaway CA and a `localhost`/127.0.0.1 certificate from it that expires in
+/// `days`; returns the server config and the CA's PEM.
+pub fn tls_config(days: i64) -> (Arc<rustls::ServerConfig>, String) {
+    let (ca, leaf, leaf_key) = make_certs(days);
     let key = rustls::pki_types::PrivateKeyDer::try_from(leaf_key.serialize_der()).unwrap();
     let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()
