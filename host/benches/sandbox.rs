@@ -5,6 +5,8 @@
 //! 2. HTTP check throughput against a local tokio server, at the default concurrency.
 //! 3. `picket check -c checks/` wall time with a warm and a cold compile cache, against
 //!    local stand-ins for the seed services.
+//! 4. Redis and PostgreSQL check latency, in-process, beside `redis-cli ping` and
+//!    monitoring-plugins' `check_pgsql` run as processes against the same servers.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -17,6 +19,11 @@ use picket::plugin::Plugins;
 use picket::runner::{DEFAULT_CONCURRENCY, Runner};
 use picket::sandbox::Sandbox;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+// The integration tests' helpers start real redis-server and PostgreSQL processes.
+#[allow(dead_code)]
+#[path = "../../tests/integration/support/mod.rs"]
+mod support;
 
 fn pct(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
@@ -70,11 +77,16 @@ fn main() {
     let plugins = Plugins::new(Arc::new(Sandbox::new(Engine::new(Some(cache)).unwrap()).unwrap()));
     let fixture = PathBuf::from(env!("PICKET_FIXTURE_DIR")).join("fixtures.wasm");
 
+    // `cargo xtask bench noop` (or http, cli, db) runs one section.
+    let only: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let want = |s: &str| only.is_empty() || only.iter().any(|o| o == s);
+
     println!("| benchmark | result | notes |");
     println!("|---|---|---|");
 
     rt.block_on(async {
         // 1. Warm no-op overhead.
+        if want("noop") {
         let (_d, p) = plan(&format!("[[check]]\nname = \"noop\"\nplugin = {:?}\ntarget = \"/\"\nmode = \"ok\"\n", fixture.display().to_string()), &plugins).await;
         let runner = Runner::new(plugins.sandbox().clone(), 1);
         let spec = p.checks[0].clone();
@@ -91,6 +103,10 @@ fn main() {
         }
         times.sort();
         row("no-op check, warm (store+instantiate+call)", format!("p50 {}", fmt(pct(&times, 0.5))), &format!("p90 {}, p99 {}, n={n}, sequential", fmt(pct(&times, 0.9)), fmt(pct(&times, 0.99))));
+        }
+        if !want("http") {
+            return;
+        }
 
         // 2. HTTP throughput.
         let addr = http_server().await;
@@ -113,7 +129,14 @@ fn main() {
         row("http check throughput, local server", format!("{:.0} checks/s", total / el.as_secs_f64()), &format!("{} checks, concurrency {DEFAULT_CONCURRENCY}, new connection each", total as u64));
     });
 
+    if want("db") {
+        rt.block_on(db_section(&plugins));
+    }
+
     // 3. picket check wall time on checks/ against stand-ins.
+    if !want("cli") {
+        return;
+    }
     rt.block_on(async {
         for port in [3003u16, 3007] {
             if let Ok(l) = tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
@@ -151,7 +174,15 @@ fn main() {
         let bin = env!("CARGO_BIN_EXE_picket");
         let run = |cache: &std::path::Path| {
             let t = Instant::now();
-            let out = Command::new(bin).current_dir(&root).args(["check", "-c", "checks"]).env("PICKET_CACHE_DIR", cache).output().unwrap();
+            // The four checks whose stand-ins this bench serves (the data-store checks
+            // need real servers and are measured in the db section).
+            let out = Command::new(bin)
+                .current_dir(&root)
+                .args(["check", "-c", "checks", "--only", "mech-queue", "mech-storage", "redis-temp", "root-disk"])
+                .env("PICKET_CACHE_DIR", cache)
+                .env("APP_DB_PASSWORD", "unused")
+                .output()
+                .unwrap();
             let el = t.elapsed();
             assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
             el
@@ -172,4 +203,65 @@ fn main() {
             row("`picket check -c checks/`, cold cache", format!("p50 {}", fmt(pct(&cold, 0.5))), "compiles http, tcp, disk; n=5");
         });
     });
+}
+
+/// p50 of `n` sequential runs of one check, in-process.
+async fn check_p50(plugins: &Plugins, toml: &str, n: usize) -> Duration {
+    let (_d, p) = plan(toml, plugins).await;
+    let runner = Runner::new(plugins.sandbox().clone(), 1);
+    let spec = p.checks[0].clone();
+    for _ in 0..20 {
+        let r = runner.run_one(&spec).await;
+        assert_eq!(r.status, picket::result::Status::Ok, "{r:?}");
+    }
+    let mut t: Vec<Duration> = Vec::with_capacity(n);
+    for _ in 0..n {
+        let s = Instant::now();
+        runner.run_one(&spec).await;
+        t.push(s.elapsed());
+    }
+    t.sort();
+    pct(&t, 0.5)
+}
+
+/// p50 wall time of `n` runs of a command, which must succeed.
+fn process_p50(program: &str, args: &[&str], env: &[(&str, &str)], n: usize) -> Duration {
+    let mut t: Vec<Duration> = Vec::with_capacity(n);
+    for _ in 0..n + 3 {
+        let s = Instant::now();
+        let out = Command::new(program).args(args).envs(env.iter().copied()).output().unwrap_or_else(|e| panic!("{program}: {e}"));
+        t.push(s.elapsed());
+        assert!(out.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&out.stdout));
+    }
+    t.drain(..3);
+    t.sort();
+    pct(&t, 0.5)
+}
+
+async fn db_section(plugins: &Plugins) {
+    use support::postgres::{PgServer, SCRAM_USER, TRUST_USER};
+    let redis = support::redis::RedisServer::start("");
+    let port = redis.port.to_string();
+    let ours = check_p50(plugins, &format!("[[check]]\nname = \"r\"\nplugin = \"redis\"\ntarget = \"redis://127.0.0.1:{port}\"\n"), 2000).await;
+    let theirs = tokio::task::block_in_place(|| process_p50("redis-cli", &["-h", "127.0.0.1", "-p", &port, "ping"], &[], 300));
+    row("redis check (PING + INFO), picket in-process", format!("p50 {}", fmt(ours)), "n=2000, sequential");
+    let raw = check_p50(plugins, &format!("[[check]]\nname = \"t\"\nplugin = \"tcp\"\ntarget = \"127.0.0.1:{port}\"\nsend = \"PING\\r\\n\"\nexpect = \"+PONG\"\n"), 2000).await;
+    row("tcp check (PING/+PONG) to the same redis", format!("p50 {}", fmt(raw)), "n=2000, sequential");
+    row("`redis-cli ping` as a process", format!("p50 {}", fmt(theirs)), &format!("n=300; picket is {:.1}x faster", theirs.as_secs_f64() / ours.as_secs_f64()));
+
+    let pg = tokio::task::block_in_place(PgServer::plain);
+    let pport = pg.port.to_string();
+    let check_pgsql = "/usr/lib/nagios/plugins/check_pgsql";
+    for (label, user, password) in [("trust", TRUST_USER, None), ("scram-sha-256", SCRAM_USER.0, Some(SCRAM_USER.1))] {
+        let pw = password.map(|p| format!("password = \"{p}\"\n")).unwrap_or_default();
+        let toml = format!("[[check]]\nname = \"pg\"\nplugin = \"postgres\"\ntarget = \"postgres://{user}@127.0.0.1:{pport}/app?sslmode=disable\"\n{pw}");
+        let ours = check_p50(plugins, &toml, 500).await;
+        let mut args = vec!["-H", "127.0.0.1", "-P", &pport, "-d", "app", "-l", user];
+        if let Some(p) = password {
+            args.extend(["-p", p]);
+        }
+        let theirs = tokio::task::block_in_place(|| process_p50(check_pgsql, &args, &[("PGSSLMODE", "disable")], 100));
+        row(&format!("postgres check, {label}, picket in-process"), format!("p50 {}", fmt(ours)), "n=500; connect, auth, size/connections/sessions query, pg_stat_statements");
+        row(&format!("`check_pgsql`, {label}, as a process"), format!("p50 {}", fmt(theirs)), &format!("n=100, connect only; picket is {:.1}x faster", theirs.as_secs_f64() / ours.as_secs_f64()));
+    }
 }

@@ -158,6 +158,11 @@ fn config(pooling: bool) -> Config {
             // Language runtimes (componentize-py, StarlingMonkey) have large tables.
             .table_elements(100_000)
             .max_memory_size(MAX_MEMORY_CAP as usize);
+        // Each run is a fresh instance in a reused slot; resetting the slot dominates a
+        // no-op run. Batching the madvise calls and memsetting the hot first 64 KiB
+        // instead of faulting it back in took the no-op p50 from ~45 µs to ~35 µs
+        // (BENCHMARKS.md); keeping more resident costs more in memset than it saves.
+        pool.decommit_batch_size(64).linear_memory_keep_resident(64 << 10);
         cfg.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
     cfg

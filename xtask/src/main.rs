@@ -41,11 +41,66 @@ fn root() -> PathBuf {
 
 fn run(cmd: &mut Command) -> Result<()> {
     eprintln!("xtask: running {cmd:?}");
+    run_quiet(cmd)
+}
+
+/// Like [`run`], without echoing the command (it may carry a password).
+fn run_quiet(cmd: &mut Command) -> Result<()> {
     let status = cmd.status().with_context(|| format!("cannot run {cmd:?}"))?;
     if !status.success() {
         bail!("{cmd:?} failed: {status}");
     }
     Ok(())
+}
+
+/// Debian packages the tests start as real servers (and the benchmark's peers).
+const TEST_PACKAGES: &[&str] = &["redis-server", "postgresql"];
+const BENCH_PACKAGES: &[&str] = &["redis-tools", "monitoring-plugins-standard"];
+
+/// The newest PostgreSQL server binaries Debian installed, if any.
+fn pg_bin() -> Option<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+        .filter(|p| p.join("initdb").exists())
+        .collect();
+    dirs.sort();
+    dirs.pop()
+}
+
+fn have(program: &str) -> bool {
+    Command::new("sh").args(["-c", &format!("command -v {program}")]).output().map(|o| o.status.success()).unwrap_or(false)
+}
+
+/// Installs Debian packages that are missing (as root, or through passwordless sudo).
+fn apt_install(packages: &[&str]) -> Result<()> {
+    let missing: Vec<&str> = packages
+        .iter()
+        .copied()
+        .filter(|p| {
+            !Command::new("dpkg-query").args(["-W", "-f=${Status}", p]).output().map(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed")).unwrap_or(false)
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let root = Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false);
+    let sudo: &[&str] = if root { &[] } else { &["sudo", "-n"] };
+    if !have("apt-get") {
+        bail!("missing {missing:?} and no apt-get here: install them with your package manager");
+    }
+    let apt = |args: &[&str]| {
+        let mut c = Command::new(if sudo.is_empty() { "apt-get" } else { "sudo" });
+        if !sudo.is_empty() {
+            c.args(["-n", "apt-get"]);
+        }
+        c.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        c
+    };
+    run(&mut apt(&["update", "-qq"])).context("apt-get update (are you root, or is sudo passwordless?)")?;
+    let mut install = apt(&["install", "-y", "-qq", "--no-install-recommends"]);
+    install.args(&missing);
+    run(&mut install)
 }
 
 /// What every command needs first: the wasm target the plugins are built for.
@@ -62,6 +117,7 @@ fn setup() -> Result<()> {
 
 fn test(extra: &[String]) -> Result<ExitCode> {
     setup()?;
+    apt_install(TEST_PACKAGES)?;
     let mut cmd = Command::new(env!("CARGO"));
     cmd.current_dir(root()).args(["test", "--workspace"]);
     cmd.args(extra);
@@ -71,6 +127,8 @@ fn test(extra: &[String]) -> Result<ExitCode> {
 
 fn bench(extra: &[String]) -> Result<ExitCode> {
     setup()?;
+    apt_install(TEST_PACKAGES)?;
+    apt_install(BENCH_PACKAGES)?;
     let mut cmd = Command::new(env!("CARGO"));
     cmd.current_dir(root()).args(["bench", "-p", "picket", "--bench", "sandbox", "--"]).args(extra);
     run(&mut cmd)?;
@@ -91,21 +149,138 @@ fn demo(extra: &[String]) -> Result<ExitCode> {
             Err(_) => eprintln!("xtask: port {port} is in use; checking whatever serves it"),
         }
     }
-    match TcpListener::bind(("127.0.0.1", 6379)) {
-        Ok(l) => {
-            eprintln!("xtask: stand-in redis-temp (answers PING) on localhost:6379");
-            thread::spawn(move || serve_pong(l));
-        }
-        Err(_) => eprintln!("xtask: port 6379 is in use; checking whatever serves it"),
-    }
+    let _ = apt_install(TEST_PACKAGES).map_err(|e| eprintln!("xtask: {e:#}; the redis and postgres checks will fail"));
+    let scratch = tempdir()?;
+    let _redis = start_redis(&scratch)?;
+    let _pg = start_postgres(&scratch)?;
     let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
     let status = Command::new(target.join("debug").join("picket"))
         .current_dir(root())
         .args(["check", "-c", "checks"])
         .args(extra)
+        .env("APP_DB_PASSWORD", DEMO_DB_PASSWORD)
         .status()
         .context("run picket")?;
     Ok(ExitCode::from(status.code().unwrap_or(70) as u8))
+}
+
+/// The password the demo database's `app` user gets; the example reads APP_DB_PASSWORD.
+const DEMO_DB_PASSWORD: &str = "demo-only-password";
+
+fn tempdir() -> Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("picket-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// Kills a child process and removes the demo's scratch files when dropped.
+struct Service {
+    stop: Box<dyn FnMut()>,
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        (self.stop)();
+    }
+}
+
+/// A private redis-server on 6379 (the example's port), or the PING stand-in when Redis
+/// is not installed. Nothing is started when the port is taken.
+fn start_redis(scratch: &Path) -> Result<Option<Service>> {
+    let Ok(listener) = TcpListener::bind(("127.0.0.1", 6379)) else {
+        eprintln!("xtask: port 6379 is in use; checking whatever serves it");
+        return Ok(None);
+    };
+    if !have("redis-server") {
+        eprintln!("xtask: stand-in redis-temp (answers PING) on localhost:6379");
+        thread::spawn(move || serve_pong(listener));
+        return Ok(None);
+    }
+    drop(listener);
+    let mut child = Command::new("redis-server")
+        .args(["--port", "6379", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir"])
+        .arg(scratch)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .context("start redis-server")?;
+    wait_port(6379)?;
+    eprintln!("xtask: redis-server on localhost:6379");
+    Ok(Some(Service {
+        stop: Box::new(move || {
+            let _ = child.kill();
+            let _ = child.wait();
+        }),
+    }))
+}
+
+/// A private PostgreSQL cluster on 5432 with the example's `app` user and database.
+fn start_postgres(scratch: &Path) -> Result<Option<Service>> {
+    if TcpListener::bind(("127.0.0.1", 5432)).is_err() {
+        eprintln!("xtask: port 5432 is in use; checking whatever serves it");
+        return Ok(None);
+    }
+    let Some(bin) = pg_bin() else {
+        eprintln!("xtask: PostgreSQL is not installed; the app-db checks will fail");
+        return Ok(None);
+    };
+    let root = Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false);
+    // PostgreSQL refuses to run as root: run it as the `postgres` user Debian created.
+    let as_pg = |program: &Path| {
+        if root {
+            let mut c = Command::new("setpriv");
+            c.args(["--reuid=postgres", "--regid=postgres", "--init-groups"]).arg(program);
+            c
+        } else {
+            Command::new(program)
+        }
+    };
+    let dir = scratch.join("pg");
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data)?;
+    if root {
+        run(Command::new("chown").args(["-R", "postgres:postgres"]).arg(&dir))?;
+        run(Command::new("chmod").arg("755").arg(scratch))?;
+    }
+    let quiet = |mut c: Command| {
+        c.stdout(std::process::Stdio::null());
+        c
+    };
+    let mut initdb = quiet(as_pg(&bin.join("initdb")));
+    initdb.arg("-D").arg(&data).args(["-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync", "-E", "UTF8"]);
+    run_quiet(&mut initdb).context("initdb")?;
+    let conf = format!("port = 5432\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\nfsync = off\n", dir.display());
+    std::fs::OpenOptions::new().append(true).open(data.join("postgresql.conf"))?.write_all(conf.as_bytes())?;
+    let mut start = quiet(as_pg(&bin.join("pg_ctl")));
+    start.arg("-D").arg(&data).arg("-l").arg(dir.join("server.log")).args(["-w", "start"]);
+    run_quiet(&mut start).context("pg_ctl start")?;
+    let mut psql = quiet(as_pg(Path::new("/usr/bin/psql")));
+    psql.arg("-h").arg(&dir).args(["-U", "postgres", "-d", "postgres", "-qc"]).arg(format!(
+        "CREATE ROLE app LOGIN PASSWORD '{DEMO_DB_PASSWORD}'; GRANT pg_monitor TO app;"
+    ));
+    run_quiet(&mut psql).context("create the demo's app user")?;
+    let mut createdb = quiet(as_pg(Path::new("/usr/bin/psql")));
+    createdb.arg("-h").arg(&dir).args(["-U", "postgres", "-d", "postgres", "-qc", "CREATE DATABASE app OWNER app"]);
+    run_quiet(&mut createdb).context("create the demo's app database")?;
+    eprintln!("xtask: PostgreSQL on localhost:5432 (user app, database app)");
+    let mut stop = as_pg(&bin.join("pg_ctl"));
+    stop.arg("-D").arg(&data).args(["-m", "fast", "stop"]).stdout(std::process::Stdio::null());
+    let scratch = scratch.to_path_buf();
+    Ok(Some(Service {
+        stop: Box::new(move || {
+            let _ = stop.status();
+            let _ = std::fs::remove_dir_all(&scratch);
+        }),
+    }))
+}
+
+fn wait_port(port: u16) -> Result<()> {
+    for _ in 0..200 {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(());
+        }
+        thread::sleep(std::time::Duration::from_millis(25));
+    }
+    bail!("nothing listening on port {port} after 5s")
 }
 
 fn serve_http(listener: TcpListener, name: &'static str) {

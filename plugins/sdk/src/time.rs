@@ -20,7 +20,13 @@ impl Stopwatch {
     }
 }
 
-/// Formats seconds for summaries: "850ms", "1.42s".
+/// Formats seconds for summaries: "180µs", "850ms", "1.42s".
 pub fn human_secs(secs: f64) -> String {
-    if secs < 1.0 { format!("{:.0}ms", secs * 1000.0) } else { format!("{secs:.2}s") }
+    if secs < 0.001 {
+        format!("{:.0}µs", secs * 1e6)
+    } else if secs < 1.0 {
+        format!("{:.0}ms", secs * 1000.0)
+    } else {
+        format!("{secs:.2}s")
+    }
 }

@@ -75,7 +75,7 @@ pub fn assert_status(r: &CheckResult, status: Status) {
 /// The `picket` binary, with the shared cache and quiet logs.
 pub fn picket() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_picket"));
-    cmd.env("PICKET_CACHE_DIR", cache_dir()).env_remove("RUST_LOG").env("NO_COLOR", "1");
+    cmd.env("PICKET_CACHE_DIR", cache_dir()).env_remove("RUST_LOG").env_remove("APP_DB_PASSWORD").env("NO_COLOR", "1");
     cmd
 }
 
