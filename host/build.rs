@@ -46,14 +46,17 @@ fn main() {
     for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_TARGET", "CARGO_TARGET_DIR", "RUSTC_WORKSPACE_WRAPPER"] {
         cmd.env_remove(var);
     }
-    let out = cmd.output().expect("run cargo to build the wasm plugins");
-    if !out.status.success() {
-        panic!(
-            "building the wasm plugins failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+    build(&mut cmd);
+    // The import-free no-op fixture is its own workspace (see its Cargo.toml), so it gets
+    // its own, small invocation.
+    let mut noop = Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    noop.current_dir(&root)
+        .args(["build", "--profile", "plugin", "--target", "wasm32-wasip2", "--manifest-path", "plugins/fixtures/noop/Cargo.toml", "--target-dir"])
+        .arg(&target_dir);
+    for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_TARGET", "CARGO_TARGET_DIR", "RUSTC_WORKSPACE_WRAPPER"] {
+        noop.env_remove(var);
     }
+    build(&mut noop);
 
     let wasm_dir = target_dir.join("wasm32-wasip2").join("plugin");
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
@@ -73,7 +76,19 @@ fn main() {
     for name in FIXTURES {
         std::fs::copy(wasm_file(&wasm_dir, name), fixtures.join(format!("{name}.wasm"))).unwrap();
     }
+    std::fs::copy(wasm_dir.join("picket_fixture_noop.wasm"), fixtures.join("noop.wasm")).unwrap();
     println!("cargo:rustc-env=PICKET_FIXTURE_DIR={}", fixtures.display());
+}
+
+fn build(cmd: &mut Command) {
+    let out = cmd.output().expect("run cargo to build the wasm plugins");
+    if !out.status.success() {
+        panic!(
+            "building the wasm plugins failed ({cmd:?}):\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 fn wasm_file(dir: &Path, name: &str) -> PathBuf {

@@ -21,9 +21,16 @@ use picket::sandbox::Sandbox;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 // The integration tests' helpers start real redis-server and PostgreSQL processes.
-#[allow(dead_code)]
+#[allow(dead_code, unused_imports)]
 #[path = "../../tests/integration/support/mod.rs"]
 mod support;
+
+/// Minor page faults of this process so far (field 10 of /proc/self/stat).
+fn minor_faults() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after_comm = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    after_comm.split_whitespace().nth(7).and_then(|v| v.parse().ok()).unwrap_or(0)
+}
 
 fn pct(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
@@ -85,24 +92,14 @@ fn main() {
     println!("|---|---|---|");
 
     rt.block_on(async {
-        // 1. Warm no-op overhead.
+        // 1. Warm no-op overhead: the import-free no-op (the sandbox's own cost), then the
+        // std-based fixture in its no-op mode (what a Rust std plugin adds).
         if want("noop") {
-        let (_d, p) = plan(&format!("[[check]]\nname = \"noop\"\nplugin = {:?}\ntarget = \"/\"\nmode = \"ok\"\n", fixture.display().to_string()), &plugins).await;
-        let runner = Runner::new(plugins.sandbox().clone(), 1);
-        let spec = p.checks[0].clone();
-        for _ in 0..200 {
-            runner.run_one(&spec).await;
-        }
-        let n = 5000;
-        let mut times = Vec::with_capacity(n);
-        for _ in 0..n {
-            let t = Instant::now();
-            let r = runner.run_one(&spec).await;
-            times.push(t.elapsed());
-            assert_eq!(r.status, picket::result::Status::Ok);
-        }
-        times.sort();
-        row("no-op check, warm (store+instantiate+call)", format!("p50 {}", fmt(pct(&times, 0.5))), &format!("p90 {}, p99 {}, n={n}, sequential", fmt(pct(&times, 0.9)), fmt(pct(&times, 0.99))));
+            let dir = PathBuf::from(env!("PICKET_FIXTURE_DIR"));
+            let noop = dir.join("noop.wasm").display().to_string();
+            let fixture = fixture.display().to_string();
+            noop_row(&plugins, "no-op check, warm (store+instantiate+call)", &format!("[[check]]\nname = \"noop\"\nplugin = {noop:?}\ntarget = \"/\"\n")).await;
+            noop_row(&plugins, "no-op check, Rust std guest (16 WASI imports)", &format!("[[check]]\nname = \"noop\"\nplugin = {fixture:?}\ntarget = \"/\"\nmode = \"ok\"\n")).await;
         }
         if !want("http") {
             return;
@@ -203,6 +200,28 @@ fn main() {
             row("`picket check -c checks/`, cold cache", format!("p50 {}", fmt(pct(&cold, 0.5))), "compiles http, tcp, disk; n=5");
         });
     });
+}
+
+/// Runs one check sequentially and prints p50/p90/p99 and page faults per run.
+async fn noop_row(plugins: &Plugins, label: &str, toml: &str) {
+    let (_d, p) = plan(toml, plugins).await;
+    let runner = Runner::new(plugins.sandbox().clone(), 1);
+    let spec = p.checks[0].clone();
+    let n: usize = std::env::var("BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(5000);
+    for _ in 0..n.min(200) {
+        runner.run_one(&spec).await;
+    }
+    let faults_before = minor_faults();
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        let r = runner.run_one(&spec).await;
+        times.push(t.elapsed());
+        assert_eq!(r.status, picket::result::Status::Ok, "{r:?}");
+    }
+    let faults = (minor_faults() - faults_before) as f64 / n as f64;
+    times.sort();
+    row(label, format!("p50 {}", fmt(pct(&times, 0.5))), &format!("p90 {}, p99 {}, {faults:.1} page faults/run, n={n}, sequential", fmt(pct(&times, 0.9)), fmt(pct(&times, 0.99))));
 }
 
 /// p50 of `n` sequential runs of one check, in-process.

@@ -43,6 +43,23 @@ async fn scram_sha_256_and_every_metric() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_queries_and_idle_transactions_are_measured() {
+    let pg = PgServer::plain();
+    let mut busy = pg.session("app", "SELECT pg_sleep(30);");
+    let mut idle = pg.session("app", "BEGIN; SELECT 1;");
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    // The monitoring user has pg_monitor, so it sees other users' sessions.
+    let r = one(&pg.url(TRUST_USER, "app", ""), "thresholds = { longest_query = { warn = \"1s\" }, longest_idle_in_transaction = { crit = \"2s\" } }").await;
+    let _ = (busy.kill(), idle.kill(), busy.wait(), idle.wait());
+    let q = r.metric("longest_query").unwrap().value;
+    let i = r.metric("longest_idle_in_transaction").unwrap().value;
+    assert!((2.0..30.0).contains(&q), "longest_query {q}");
+    assert!((2.0..30.0).contains(&i), "longest_idle_in_transaction {i}");
+    assert_status(&r, Status::Critical);
+    assert!(r.summary.contains("longest_query ") && r.summary.contains("> warn 1s"), "{}", r.summary);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn md5_cleartext_and_trust() {
     let pg = PgServer::plain();
     assert_status(&one(&pg.url(MD5_USER.0, "app", ""), &pw(MD5_USER.0)).await, Status::Ok);

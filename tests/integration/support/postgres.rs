@@ -159,6 +159,17 @@ impl PgServer {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
+    /// Starts a superuser psql session on `db` that runs `sql` and then keeps the session
+    /// open (stdin stays open until the child is killed).
+    pub fn session(&self, db: &str, sql: &str) -> std::process::Child {
+        use std::io::Write;
+        let mut c = as_postgres(Path::new("/usr/bin/psql"));
+        c.arg("-h").arg(&self.dir).args(["-p", &self.port.to_string(), "-U", "postgres", "-d", db, "-q"]);
+        let mut child = c.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("psql");
+        writeln!(child.stdin.as_mut().unwrap(), "{sql}").unwrap();
+        child
+    }
+
     pub fn url(&self, user: &str, db: &str, query: &str) -> String {
         format!("postgres://{user}@127.0.0.1:{}/{db}{query}", self.port)
     }
