@@ -34,29 +34,14 @@ fn main() {
 
     check_wasm_target();
 
-    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(&root)
-        .args(["build", "--profile", "plugin", "--target", "wasm32-wasip2", "--target-dir"])
-        .arg(&target_dir);
+    let mut cmd = nested_cargo(&root, &target_dir);
     for p in BUILTINS.iter().chain(FIXTURES) {
         cmd.args(["-p", &format!("picket-plugin-{p}")]);
-    }
-    // The outer build's flags are for the host target, not wasm.
-    for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_TARGET", "CARGO_TARGET_DIR", "RUSTC_WORKSPACE_WRAPPER"] {
-        cmd.env_remove(var);
     }
     build(&mut cmd);
     // The import-free no-op fixture is its own workspace (see its Cargo.toml), so it gets
     // its own, small invocation.
-    let mut noop = Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    noop.current_dir(&root)
-        .args(["build", "--profile", "plugin", "--target", "wasm32-wasip2", "--manifest-path", "plugins/fixtures/noop/Cargo.toml", "--target-dir"])
-        .arg(&target_dir);
-    for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_TARGET", "CARGO_TARGET_DIR", "RUSTC_WORKSPACE_WRAPPER"] {
-        noop.env_remove(var);
-    }
-    build(&mut noop);
+    build(nested_cargo(&root, &target_dir).args(["--manifest-path", "plugins/fixtures/noop/Cargo.toml"]));
 
     let wasm_dir = target_dir.join("wasm32-wasip2").join("plugin");
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
@@ -78,6 +63,16 @@ fn main() {
     }
     std::fs::copy(wasm_dir.join("picket_fixture_noop.wasm"), fixtures.join("noop.wasm")).unwrap();
     println!("cargo:rustc-env=PICKET_FIXTURE_DIR={}", fixtures.display());
+}
+
+/// `cargo build` of wasm plugins, isolated from the outer (host-target) build's flags.
+fn nested_cargo(root: &Path, target_dir: &Path) -> Command {
+    let mut cmd = Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(root).args(["build", "--profile", "plugin", "--target", "wasm32-wasip2", "--target-dir"]).arg(target_dir);
+    for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_TARGET", "CARGO_TARGET_DIR", "RUSTC_WORKSPACE_WRAPPER"] {
+        cmd.env_remove(var);
+    }
+    cmd
 }
 
 fn build(cmd: &mut Command) {

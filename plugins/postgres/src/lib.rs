@@ -20,10 +20,10 @@ mod wire;
 
 use std::io::{BufReader, Read, Write};
 
-use picket_sdk::net::TcpStream;
+use picket_sdk::net::{TcpStream, connect_or_report, io_report};
 use picket_sdk::target::Target;
 use picket_sdk::time::{Stopwatch, human_secs};
-use picket_sdk::{Config, ErrorKind, Info, Plugin, Report, export_plugin, info};
+use picket_sdk::{Config, Info, Plugin, Report, export_plugin, info};
 use serde::Deserialize;
 use wire::{PgError, cstr, read_message, write_message};
 
@@ -65,17 +65,6 @@ impl Plugin for Postgres {
 
 type Conn = BufReader<TcpStream>;
 
-fn io_report(what: &str, e: &std::io::Error) -> Report {
-    match e.kind() {
-        std::io::ErrorKind::TimedOut => Report::critical(format!("{what}: no reply (timed out)")),
-        std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset => {
-            Report::critical(format!("{what}: the server closed the connection"))
-        }
-        std::io::ErrorKind::InvalidData => Report::unknown(format!("{what}: protocol error: {e}")),
-        _ => Report::critical(format!("{what}: {e}")),
-    }
-}
-
 fn pg_report(e: &PgError) -> Report {
     let what = match e.code.as_str() {
         "28P01" | "28000" => "authentication failed",
@@ -111,14 +100,7 @@ fn run(cfg: &Config) -> Result<Report, Report> {
     let timeout = cfg.io_timeout_ms();
 
     let sw = Stopwatch::start();
-    let mut stream = TcpStream::connect(&t.host, port, timeout).map_err(|e| {
-        let what = match e.kind {
-            ErrorKind::Refused => "connection refused".to_string(),
-            ErrorKind::Timeout => "connect timed out".to_string(),
-            _ => e.message.clone(),
-        };
-        Report::critical(format!("{}:{port}: {what}", t.host))
-    })?;
+    let mut stream = connect_or_report(&t.host, port, timeout)?;
     if try_tls {
         wire::ssl_request(&mut stream).map_err(|e| io_report("SSLRequest", &e))?;
         let mut answer = [0u8; 1];

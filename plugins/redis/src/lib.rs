@@ -12,11 +12,11 @@
 
 use std::io::{BufReader, Write};
 
-use picket_sdk::net::TcpStream;
+use picket_sdk::net::{TcpStream, connect_or_report, io_report};
 use picket_sdk::resp::{Reply, parse_info, read_reply, write_command};
 use picket_sdk::target::Target;
 use picket_sdk::time::{Stopwatch, human_secs};
-use picket_sdk::{Config, ErrorKind, Info, Plugin, Report, Status, export_plugin, info};
+use picket_sdk::{Config, Info, Plugin, Report, Status, export_plugin, info};
 use serde::Deserialize;
 
 #[derive(Deserialize, Default)]
@@ -61,14 +61,6 @@ fn reply(conn: &mut BufReader<TcpStream>, what: &str) -> Result<Reply, Report> {
     read_reply(conn).map_err(|e| io_report(what, &e))
 }
 
-fn io_report(what: &str, e: &std::io::Error) -> Report {
-    match e.kind() {
-        std::io::ErrorKind::TimedOut => Report::critical(format!("{what}: no reply (timed out)")),
-        std::io::ErrorKind::InvalidData => Report::unknown(format!("{what}: protocol error: {e}")),
-        _ => Report::critical(format!("{what}: {e}")),
-    }
-}
-
 fn run(cfg: &Config) -> Result<Report, Report> {
     let p: Params = cfg.params()?;
     let t = Target::parse(&cfg.target).map_err(Report::unknown)?;
@@ -86,14 +78,7 @@ fn run(cfg: &Config) -> Result<Report, Report> {
         (None, path) => path.parse().map_err(|_| Report::unknown(format!("target path {path:?} is not a database number")))?,
     };
 
-    let mut stream = TcpStream::connect(&t.host, port, cfg.io_timeout_ms()).map_err(|e| {
-        let what = match e.kind {
-            ErrorKind::Refused => "connection refused".to_string(),
-            ErrorKind::Timeout => "connect timed out".to_string(),
-            _ => e.message.clone(),
-        };
-        Report::critical(format!("{}:{port}: {what}", t.host))
-    })?;
+    let mut stream = connect_or_report(&t.host, port, cfg.io_timeout_ms())?;
     if tls {
         stream.start_tls().map_err(|e| Report::critical(format!("TLS with {}:{port} failed: {}", t.host, e.message)))?;
     }

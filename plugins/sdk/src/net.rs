@@ -4,7 +4,7 @@
 use std::io;
 
 use crate::cap::tcp;
-use crate::{CapError, ErrorKind};
+use crate::{CapError, ErrorKind, Report};
 
 /// A TCP connection made by the host on the plugin's behalf.
 pub struct TcpStream {
@@ -31,6 +31,32 @@ impl TcpStream {
     /// Days until the peer certificate expires, once TLS is started.
     pub fn cert_expires_days(&self) -> Option<f64> {
         self.conn.cert_expires_in_s().map(|s| s as f64 / 86_400.0)
+    }
+}
+
+/// Connects, or returns the critical report every TCP-based check gives for a failed
+/// connect: "db:5432: connection refused", "db:5432: connect timed out after 900ms".
+pub fn connect_or_report(host: &str, port: u16, timeout_ms: u32) -> Result<TcpStream, Report> {
+    TcpStream::connect(host, port, timeout_ms).map_err(|e| {
+        let what = match e.kind {
+            ErrorKind::Refused => "connection refused".to_string(),
+            ErrorKind::Timeout => format!("connect timed out after {timeout_ms}ms"),
+            _ => e.message.clone(),
+        };
+        Report::critical(format!("{host}:{port}: {what}"))
+    })
+}
+
+/// The report for an I/O error while talking a protocol: a timeout or a dropped
+/// connection is critical (the service is unwell), garbage is unknown (wrong service?).
+pub fn io_report(what: &str, e: &io::Error) -> Report {
+    match e.kind() {
+        io::ErrorKind::TimedOut => Report::critical(format!("{what}: no reply (timed out)")),
+        io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset => {
+            Report::critical(format!("{what}: the server closed the connection"))
+        }
+        io::ErrorKind::InvalidData => Report::unknown(format!("{what}: protocol error: {e}")),
+        _ => Report::critical(format!("{what}: {e}")),
     }
 }
 

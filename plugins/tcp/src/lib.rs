@@ -11,9 +11,9 @@
 
 use std::io::{Read, Write};
 
-use picket_sdk::net::{TcpStream, split_host_port};
+use picket_sdk::net::{connect_or_report, split_host_port};
 use picket_sdk::time::{Stopwatch, human_secs};
-use picket_sdk::{Config, ErrorKind, Info, Plugin, Report, export_plugin, info};
+use picket_sdk::{Config, Info, Plugin, Report, export_plugin, info};
 use serde::Deserialize;
 
 /// Replies longer than this are not read further.
@@ -51,14 +51,7 @@ fn run(cfg: &Config) -> Result<Report, Report> {
         .ok_or_else(|| Report::unknown(format!("target {:?} is not host:port", cfg.target)))?;
     let timeout = cfg.io_timeout_ms();
     let sw = Stopwatch::start();
-    let mut stream = TcpStream::connect(&host, port, timeout).map_err(|e| {
-        let what = match e.kind {
-            ErrorKind::Refused => "connection refused".to_string(),
-            ErrorKind::Timeout => format!("connect timed out after {timeout}ms"),
-            _ => e.message.clone(),
-        };
-        Report::critical(format!("{host}:{port}: {what}"))
-    })?;
+    let mut stream = connect_or_report(&host, port, timeout)?;
     let connect = sw.elapsed_secs();
     let mut report = Report::ok(format!("connected to {} in {}", stream.peer(), human_secs(connect)))
         .metric("connect_time", connect, "s");
