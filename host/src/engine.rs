@@ -73,10 +73,10 @@ impl Engine {
         std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("picket"))
     }
 
-    /// Compiles `wasm`, or loads the artifact cached from an earlier compile of the same
-    /// bytes by an identically configured engine.
-    pub fn component(&self, what: &str, wasm: &[u8]) -> Result<Component, EngineError> {
-        let path = self.cache_path(&sha256_hex(wasm));
+    /// Compiles `wasm` (whose sha256 the caller has computed), or loads the artifact cached
+    /// from an earlier compile of the same bytes by an identically configured engine.
+    pub fn component(&self, what: &str, sha256: &str, wasm: &[u8]) -> Result<Component, EngineError> {
+        let path = self.cache_path(sha256);
         if let Some(path) = &path {
             if path.exists() {
                 // SAFETY: the cache directory holds only artifacts this function wrote with

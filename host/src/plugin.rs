@@ -108,31 +108,31 @@ impl Plugins {
     /// A built-in plugin by name; `None` if there is no such built-in.
     pub async fn builtin(&self, name: &str) -> Option<Result<Arc<Loaded>, Failure>> {
         let (_, wasm) = builtin::BUILTINS.iter().find(|(n, _)| *n == name)?;
-        Some(self.load(Source::Builtin(name.to_string()), wasm).await)
+        Some(self.load(Source::Builtin(name.to_string()), wasm, sha256_hex(wasm)).await)
     }
 
     /// A plugin file, checked against `pinned` (a hex sha256) when given.
     pub async fn file(&self, path: &Path, pinned: Option<&str>) -> Result<Arc<Loaded>, Failure> {
         let wasm = tokio::fs::read(path).await.map_err(|e| Failure::Load(format!("cannot read {}: {e}", path.display())))?;
+        let sha256 = sha256_hex(&wasm);
         if let Some(expected) = pinned {
-            let actual = sha256_hex(&wasm);
-            if !actual.eq_ignore_ascii_case(expected.trim()) {
-                return Err(Failure::HashMismatch { expected: expected.trim().to_lowercase(), actual });
+            if !sha256.eq_ignore_ascii_case(expected.trim()) {
+                return Err(Failure::HashMismatch { expected: expected.trim().to_lowercase(), actual: sha256 });
             }
         }
-        self.load(Source::File(path.to_path_buf()), &wasm).await
+        self.load(Source::File(path.to_path_buf()), &wasm, sha256).await
     }
 
-    async fn load(&self, source: Source, wasm: &[u8]) -> Result<Arc<Loaded>, Failure> {
-        let sha256 = sha256_hex(wasm);
+    async fn load(&self, source: Source, wasm: &[u8], sha256: String) -> Result<Arc<Loaded>, Failure> {
         if let Some(found) = self.by_sha.lock().unwrap().get(&sha256) {
             return Ok(found.clone());
         }
         let what = source.to_string();
         let engine = self.sandbox.engine().clone();
         let bytes = wasm.to_vec();
+        let sha = sha256.clone();
         // Compiling is CPU-bound and can take seconds for a language runtime.
-        let component = tokio::task::spawn_blocking(move || engine.component(&what, &bytes))
+        let component = tokio::task::spawn_blocking(move || engine.component(&what, &sha, &bytes))
             .await
             .map_err(|e| Failure::Load(e.to_string()))?
             .map_err(|e| Failure::Load(e.to_string()))?;
