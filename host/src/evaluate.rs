@@ -38,16 +38,24 @@ pub fn failed(spec: &CheckSpec, failure: Failure, elapsed: std::time::Duration, 
 }
 
 pub fn evaluate(spec: &CheckSpec, outcome: Outcome) -> CheckResult {
+    evaluate_with(spec, outcome, &mut |_| Vec::new())
+}
+
+/// [`evaluate`], with metrics derived from the reported ones (the daemon's forecasts)
+/// added before thresholds apply.
+pub fn evaluate_with(spec: &CheckSpec, outcome: Outcome, derive: &mut dyn FnMut(&[Metric]) -> Vec<Metric>) -> CheckResult {
     let report = match outcome.report {
         Ok(r) => r,
         Err(f) => return failed(spec, f, outcome.elapsed, outcome.diagnostics),
     };
-    let metrics: Vec<Metric> = report
+    let mut metrics: Vec<Metric> = report
         .metrics
         .into_iter()
         .filter(|m| m.value.is_finite())
         .map(|m| Metric { name: m.name, value: m.value, unit: m.unit })
         .collect();
+    let derived = derive(&metrics);
+    metrics.extend(derived.into_iter().filter(|m| m.value.is_finite()));
     let mut status = status(report.status);
     // The summary is one line; anything after the first line belongs in diagnostics.
     let (mut summary, rest) = match report.summary.split_once('\n') {

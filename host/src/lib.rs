@@ -16,15 +16,22 @@
 //! - [`output`]: human, JSON, JUnit, TAP and Nagios renderings of results.
 //! - [`cli`]: the `picket` command line and its exit codes.
 
+pub mod api;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod engine;
 pub mod evaluate;
+pub mod events;
+pub mod forecast;
 pub mod output;
 pub mod plugin;
 pub mod result;
 pub mod runner;
 pub mod sandbox;
+pub mod schedule;
+pub mod state;
+pub mod store;
 pub mod text;
 pub mod threshold;
 pub mod units;

@@ -12,8 +12,8 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::config::CheckSpec;
-use crate::evaluate::{evaluate, failed};
-use crate::result::{CheckResult, Status};
+use crate::evaluate::{evaluate_with, failed};
+use crate::result::{CheckResult, Metric, Status};
 use crate::sandbox::{RunRequest, Sandbox};
 
 /// The default bound on concurrent checks.
@@ -32,8 +32,14 @@ impl Runner {
     }
 
     /// Runs one check once.
-    #[tracing::instrument(skip_all, fields(check = %spec.name, plugin = %spec.plugin_name))]
     pub async fn run_one(&self, spec: &CheckSpec) -> CheckResult {
+        self.run_deriving(spec, &mut |_| Vec::new()).await
+    }
+
+    /// Runs one check once; `derive` adds metrics computed from the reported ones before
+    /// thresholds apply (the daemon's forecasts).
+    #[tracing::instrument(skip_all, fields(check = %spec.name, plugin = %spec.plugin_name))]
+    pub async fn run_deriving(&self, spec: &CheckSpec, derive: &mut (dyn FnMut(&[Metric]) -> Vec<Metric> + Send)) -> CheckResult {
         let _permit = self.permits.acquire().await.expect("semaphore never closed");
         let loaded = match &spec.plugin {
             Ok(p) => p,
@@ -50,7 +56,7 @@ impl Runner {
             limits: spec.limits,
         };
         let outcome = self.sandbox.run(&loaded.pre, req).await;
-        let mut result = evaluate(spec, outcome);
+        let mut result = evaluate_with(spec, outcome, derive);
         spec.secrets.scrub_result(&mut result);
         tracing::debug!(status = %result.status, elapsed_ms = result.duration.as_millis() as u64, "check finished");
         result

@@ -4,6 +4,7 @@
 mod check;
 pub mod exit;
 mod plugin;
+mod run;
 mod validate;
 
 use std::path::PathBuf;
@@ -39,6 +40,8 @@ pub struct Global {
 pub enum Command {
     /// Run the checks once and report (the CI smoke-test step).
     Check(check::CheckArgs),
+    /// Run the checks on their schedules: the daemon, with history, API and /metrics.
+    Run(run::RunArgs),
     /// Validate check files without running them.
     Validate(validate::ValidateArgs),
     /// Inspect and list plugins.
@@ -50,7 +53,11 @@ impl Command {
     /// The log level when RUST_LOG is unset: one-shot commands stay quiet, since their
     /// results already say what went wrong.
     pub fn default_log_filter(&self) -> &'static str {
-        "error"
+        match self {
+            // A daemon's log is its record of what happened.
+            Command::Run(_) => "info",
+            _ => "error",
+        }
     }
 }
 
@@ -66,6 +73,7 @@ pub fn run(cli: Cli) -> u8 {
     rt.block_on(async move {
         match cli.command {
             Command::Check(args) => check::run(args, &cli.global).await,
+            Command::Run(args) => run::run(args, &cli.global).await,
             Command::Validate(args) => validate::run(args, &cli.global).await,
             Command::Plugin(cmd) => plugin::run(cmd, &cli.global).await,
         }

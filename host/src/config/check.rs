@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use toml::de::{DeTable, DeValue};
 
+use super::daemon::DaemonSettings;
+use super::policy::{Timing, disk_forecast, parse_depends_on, parse_forecasts};
 use super::{CheckSpec, Secrets};
 use super::doc::{Doc, Value, as_i64, scalar_text, to_json, type_name};
 use super::error::{ConfigError, suggestion};
@@ -15,28 +17,53 @@ use crate::sandbox::{Grant, Grants, Limits, TlsOptions};
 use crate::threshold::{Range, Threshold};
 use crate::units::{parse_duration, parse_size};
 
-const TOP_KEYS: &[&str] = &["defaults", "check"];
-const DEFAULT_KEYS: &[&str] = &["timeout", "memory", "output"];
-const CHECK_KEYS: &[&str] =
-    &["name", "plugin", "target", "sha256", "thresholds", "timeout", "memory", "output", "allow", "tls", "description"];
+const TOP_KEYS: &[&str] = &["defaults", "check", "daemon"];
+const DEFAULT_KEYS: &[&str] =
+    &["timeout", "memory", "output", "every", "cron", "retry_every", "timezone", "alert"];
+const CHECK_KEYS: &[&str] = &[
+    "name", "plugin", "target", "sha256", "thresholds", "timeout", "memory", "output", "allow", "tls", "description",
+    "every", "cron", "retry_every", "timezone", "alert", "depends_on", "forecast",
+];
+
+/// What `[defaults]` sets for the checks of its file.
+#[derive(Debug, Clone, Default)]
+struct Defaults {
+    limits: Limits,
+    timing: Timing,
+}
 
 fn entries<'t, 'i>(t: &'t DeTable<'i>) -> impl Iterator<Item = (&'t str, std::ops::Range<usize>, &'t Value<'i>)> {
     t.iter().map(|(k, v)| (k.get_ref().as_ref(), k.span(), v))
 }
 
-/// Loads one file; returns its checks and every error found.
-pub async fn load_file(path: &Path, text: &str, plugins: &Plugins) -> (Vec<CheckSpec>, Vec<ConfigError>) {
+/// One file's checks, its `[daemon]` table if it has one, and every error found.
+pub struct FileContents {
+    pub checks: Vec<CheckSpec>,
+    pub daemon: Option<DaemonSettings>,
+    pub errors: Vec<ConfigError>,
+}
+
+/// Loads one file.
+pub async fn load_file(path: &Path, text: &str, plugins: &Plugins) -> FileContents {
     let mut doc = Doc::new(path, text);
-    let Some(root) = doc.parse() else { return (Vec::new(), doc.errors) };
+    let Some(root) = doc.parse() else { return FileContents { checks: Vec::new(), daemon: None, errors: doc.errors } };
     let root = root.into_inner();
 
-    let mut defaults = Limits::default();
+    let mut defaults = Defaults::default();
+    let mut daemon = None;
     let mut check_values = Vec::new();
     for (key, span, v) in entries(&root) {
         match key {
             "defaults" => match v.get_ref() {
                 DeValue::Table(t) => parse_defaults(&mut doc, t, &mut defaults),
                 other => doc.error(v.span(), format!("`defaults` must be a table, not {}", type_name(other))),
+            },
+            "daemon" => match v.get_ref() {
+                DeValue::Table(t) => {
+                    let line = doc.line_of(&span);
+                    daemon = Some(super::daemon::parse(&mut doc, line, t));
+                }
+                other => doc.error(v.span(), format!("`daemon` must be a table, not {}", type_name(other))),
             },
             "check" => match v.get_ref() {
                 DeValue::Array(items) => check_values.extend(items.iter()),
@@ -57,7 +84,7 @@ pub async fn load_file(path: &Path, text: &str, plugins: &Plugins) -> (Vec<Check
             other => doc.error(v.span(), format!("each [[check]] must be a table, not {}", type_name(other))),
         }
     }
-    (checks, doc.errors)
+    FileContents { checks, daemon, errors: doc.errors }
 }
 
 /// Reads the limit keys shared by `[defaults]` and `[[check]]`; returns whether `key` was one.
@@ -93,9 +120,9 @@ fn size(v: &Value<'_>) -> Result<u64, String> {
     }
 }
 
-fn parse_defaults(doc: &mut Doc<'_>, t: &DeTable<'_>, defaults: &mut Limits) {
+fn parse_defaults(doc: &mut Doc<'_>, t: &DeTable<'_>, defaults: &mut Defaults) {
     for (key, span, v) in entries(t) {
-        if !parse_limit(doc, "[defaults]", key, v, defaults) {
+        if !parse_limit(doc, "[defaults]", key, v, &mut defaults.limits) && !defaults.timing.parse_key(doc, "[defaults]", key, v) {
             doc.error(span, format!("[defaults]: unknown field `{key}`{}", suggestion(key, DEFAULT_KEYS.iter().copied())));
         }
     }
@@ -115,7 +142,7 @@ async fn parse_check(
     doc: &mut Doc<'_>,
     span: std::ops::Range<usize>,
     t: &DeTable<'_>,
-    defaults: &Limits,
+    defaults: &Defaults,
     plugins: &Plugins,
 ) -> Option<CheckSpec> {
     let get = |k: &str| entries(t).find(|(key, _, _)| *key == k).map(|(_, s, v)| (s, v));
@@ -195,20 +222,24 @@ async fn parse_check(
         tracing::warn!(check = %name, plugin = %plugin_name, reason = f.kind(), "plugin unusable: {f}");
     }
 
-    let mut limits = *defaults;
+    let mut limits = defaults.limits;
+    let mut timing = defaults.timing.clone();
+    let mut depends_on = Vec::new();
+    let mut forecast_value = None;
+    let mut description = None;
     let mut grants: Vec<Grant> = Vec::new();
     let mut tls = TlsOptions::default();
     let mut params = BTreeMap::new();
     let mut threshold_value = None;
     for (key, kspan, v) in entries(t) {
-        if parse_limit(doc, &ctx, key, v, &mut limits) {
+        if parse_limit(doc, &ctx, key, v, &mut limits) || timing.parse_key(doc, &ctx, key, v) {
             continue;
         }
         match key {
             "name" | "target" | "plugin" | "sha256" => {}
-            "description" => {
-                string(doc, &ctx, key, v);
-            }
+            "description" => description = string(doc, &ctx, key, v),
+            "depends_on" => depends_on = parse_depends_on(doc, &ctx, v),
+            "forecast" => forecast_value = Some(v),
             "thresholds" => threshold_value = Some(v),
             "allow" => match v.get_ref() {
                 DeValue::Array(items) => {
@@ -240,14 +271,49 @@ async fn parse_check(
     // A password written into the target URL is a secret too.
     let mut secrets: Vec<String> = url::Url::parse(&target).ok().and_then(|u| u.password().map(percent_decoded)).into_iter().collect();
     let params_json = validate_params(doc, &ctx, &span, info.map(|i| i.params.as_slice()), &plugin_name, params, &mut secrets);
-    let thresholds = match threshold_value {
-        Some(v) => parse_thresholds(doc, &ctx, v, plugin.as_ref().ok()),
+    let unit_of = |m: &str| match &plugin {
+        Ok(p) => p.info.metric(m).map(|m| m.unit.clone()),
+        Err(_) => Some(String::new()),
+    };
+    let mut forecasts = match forecast_value {
+        Some(v) => parse_forecasts(doc, &ctx, v, &unit_of),
         None => Vec::new(),
     };
+    if plugin_name == "disk" && !forecasts.iter().any(|f| f.name == "days_until_full") {
+        forecasts.push(disk_forecast());
+    }
+    let forecast_names: Vec<&str> = forecasts.iter().map(|f| f.name.as_str()).collect();
+    let thresholds = match threshold_value {
+        Some(v) => parse_thresholds(doc, &ctx, v, plugin.as_ref().ok(), &forecast_names),
+        None => Vec::new(),
+    };
+    let schedule = timing.schedule(doc, &ctx);
 
     if doc.errors.len() > errors_before {
         return None;
     }
+    let schedule = schedule?;
+    let retry_every = timing.retry_every(&schedule);
+    let grants = Grants::new(grants);
+    // What decides whether a reload changed this check: everything it runs with.
+    let fingerprint = crate::engine::sha256_hex(
+        format!(
+            "{:?}|{}|{}|{:?}|{:?}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+            plugin.as_ref().map(|p| p.sha256.clone()).map_err(|f| f.to_string()),
+            target,
+            params_json,
+            thresholds,
+            limits,
+            schedule.describe(),
+            retry_every,
+            timing.alert,
+            depends_on,
+            forecasts,
+            grants,
+            tls,
+        )
+        .as_bytes(),
+    );
     Some(CheckSpec {
         name,
         file: doc.path.to_path_buf(),
@@ -258,9 +324,16 @@ async fn parse_check(
         params: params_json,
         thresholds,
         limits,
-        grants: std::sync::Arc::new(Grants::new(grants)),
+        grants: std::sync::Arc::new(grants),
         tls,
         secrets: Secrets::new(secrets),
+        description,
+        schedule,
+        retry_every,
+        alert: timing.alert,
+        depends_on,
+        forecasts,
+        fingerprint,
     })
 }
 
@@ -425,7 +498,13 @@ fn kind_problem(kind: &str, v: &DeValue<'_>) -> Option<String> {
     (!ok).then(|| format!("expected {kind}, found {}", type_name(v)))
 }
 
-fn parse_thresholds(doc: &mut Doc<'_>, ctx: &str, v: &Value<'_>, plugin: Option<&std::sync::Arc<Loaded>>) -> Vec<Threshold> {
+fn parse_thresholds(
+    doc: &mut Doc<'_>,
+    ctx: &str,
+    v: &Value<'_>,
+    plugin: Option<&std::sync::Arc<Loaded>>,
+    forecasts: &[&str],
+) -> Vec<Threshold> {
     let DeValue::Table(t) = v.get_ref() else {
         doc.error(v.span(), format!("{ctx}, field `thresholds`: expected a table like {{ response_time = {{ warn = \"1s\", crit = \"3s\" }} }}"));
         return Vec::new();
@@ -434,8 +513,9 @@ fn parse_thresholds(doc: &mut Doc<'_>, ctx: &str, v: &Value<'_>, plugin: Option<
     for (metric, mspan, levels) in entries(t) {
         let declared = plugin.map(|p| &p.info.metrics).filter(|m| !m.is_empty());
         let info = declared.and_then(|ms| ms.iter().find(|m| m.name == metric));
-        if let (Some(ms), None) = (declared, info) {
-            let names: Vec<&str> = ms.iter().map(|m| m.name.as_str()).collect();
+        let is_forecast = forecasts.contains(&metric);
+        if let (Some(ms), None, false) = (declared, info, is_forecast) {
+            let names: Vec<&str> = ms.iter().map(|m| m.name.as_str()).chain(forecasts.iter().copied()).collect();
             doc.error(
                 mspan,
                 format!(
@@ -465,8 +545,9 @@ fn parse_thresholds(doc: &mut Doc<'_>, ctx: &str, v: &Value<'_>, plugin: Option<
                 doc.error(lv.span(), format!("{ctx}, field `thresholds.{metric}.{level}`: expected a value such as \"1s\", \"80%\" or \"10:20\""));
                 continue;
             };
-            match Range::parse(&text).and_then(|r| match info {
-                Some(m) => r.check_unit(&m.unit).map(|_| r),
+            let unit = if is_forecast { Some("days") } else { info.map(|m| m.unit.as_str()) };
+            match Range::parse(&text).and_then(|r| match unit {
+                Some(u) => r.check_unit(u).map(|_| r),
                 None => Ok(r),
             }) {
                 Ok(r) => *slot = Some((r, text)),

@@ -21,17 +21,23 @@
 //! takes the [`Plan`] as valid and never re-parses or re-validates.
 
 mod check;
+mod daemon;
 mod doc;
 mod error;
+mod policy;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
+pub use daemon::{DEFAULT_LISTEN, DaemonSettings};
 pub use error::{ConfigError, ConfigErrors};
+pub use policy::{AlertPolicy, ForecastSpec};
 
 use crate::plugin::{Loaded, Plugins};
 use crate::result::Failure;
 use crate::sandbox::{Grants, Limits, TlsOptions};
+use crate::schedule::Schedule;
 use crate::threshold::Threshold;
 
 /// Everything to run, validated.
@@ -39,6 +45,7 @@ use crate::threshold::Threshold;
 pub struct Plan {
     pub checks: Vec<Arc<CheckSpec>>,
     pub files: Vec<PathBuf>,
+    pub daemon: DaemonSettings,
 }
 
 /// One check, ready to run.
@@ -61,6 +68,18 @@ pub struct CheckSpec {
     pub tls: TlsOptions,
     /// Resolved secret values (passwords), scrubbed from every result.
     pub secrets: Secrets,
+    pub description: Option<String>,
+    /// When `picket run` runs it; `picket check` ignores this and the keys below.
+    pub schedule: Schedule,
+    /// How often it is re-checked while pending.
+    pub retry_every: Duration,
+    pub alert: AlertPolicy,
+    /// Checks whose failure inhibits this one's incidents; all exist, no cycles.
+    pub depends_on: Vec<String>,
+    /// Derived metrics, computed from history by the daemon.
+    pub forecasts: Vec<ForecastSpec>,
+    /// A hash of everything the check runs with: equal means a reload left it unchanged.
+    pub fingerprint: String,
 }
 
 // By hand: `params` holds resolved secrets and must never reach a log.
@@ -74,6 +93,7 @@ impl std::fmt::Debug for CheckSpec {
             .field("target", &self.secrets.scrub(&self.target))
             .field("limits", &self.limits)
             .field("grants", &self.grants)
+            .field("schedule", &self.schedule.describe())
             .finish_non_exhaustive()
     }
 }
@@ -122,8 +142,55 @@ impl Secrets {
 }
 
 impl CheckSpec {
+    /// A check with no plugin, for exercising the scheduler and state machine without a
+    /// sandbox (its result is whatever the caller makes of [`CheckSpec::synthetic_result`]).
+    #[doc(hidden)]
+    pub fn synthetic(name: &str, schedule: Schedule) -> CheckSpec {
+        CheckSpec {
+            name: name.to_string(),
+            file: PathBuf::from("synthetic.toml"),
+            line: 1,
+            plugin_name: "synthetic".into(),
+            plugin: Err(Failure::Load("synthetic check".into())),
+            target: String::new(),
+            params: "{}".into(),
+            thresholds: Vec::new(),
+            limits: Limits::default(),
+            grants: Arc::new(Grants::default()),
+            tls: TlsOptions::default(),
+            secrets: Secrets::default(),
+            description: None,
+            retry_every: Duration::from_secs(10),
+            schedule,
+            alert: AlertPolicy::default(),
+            depends_on: Vec::new(),
+            forecasts: Vec::new(),
+            fingerprint: crate::engine::sha256_hex(name.as_bytes()),
+        }
+    }
+
+    #[doc(hidden)]
+    pub fn synthetic_result(&self) -> crate::result::CheckResult {
+        crate::result::CheckResult {
+            name: self.name.clone(),
+            plugin: self.plugin_name.clone(),
+            target: self.target.clone(),
+            status: crate::result::Status::Ok,
+            summary: "synthetic".into(),
+            duration: Duration::ZERO,
+            metrics: Vec::new(),
+            diagnostics: None,
+            failure: None,
+            attempts: 1,
+        }
+    }
+
     /// Whether smaller values of `metric` are worse, per the plugin's describe info.
+    /// A forecast (time left) is lower-is-worse too.
     pub fn lower_is_worse(&self, metric: &str) -> bool {
+        if self.forecasts.iter().any(|f| f.name == metric) {
+            return true;
+        }
         match &self.plugin {
             Ok(p) => p.info.metric(metric).is_some_and(|m| m.lower_is_worse),
             Err(_) => false,
@@ -188,6 +255,7 @@ pub async fn load(path: &Path, plugins: &Plugins) -> Result<Plan, ConfigErrors> 
 
     let mut errors = Vec::new();
     let mut checks: Vec<Arc<CheckSpec>> = Vec::new();
+    let mut settings: Option<DaemonSettings> = None;
     for file in &files {
         let text = match std::fs::read_to_string(file) {
             Ok(t) => t,
@@ -196,9 +264,24 @@ pub async fn load(path: &Path, plugins: &Plugins) -> Result<Plan, ConfigErrors> 
                 continue;
             }
         };
-        let (found, errs) = check::load_file(file, &text, plugins).await;
-        errors.extend(errs);
-        for c in found {
+        let contents = check::load_file(file, &text, plugins).await;
+        errors.extend(contents.errors);
+        if let Some(d) = contents.daemon {
+            match &settings {
+                Some(first) => {
+                    let (f, l) = first.declared_at.clone().unwrap_or_default();
+                    let (_, line) = d.declared_at.clone().unwrap_or_default();
+                    errors.push(ConfigError {
+                        file: file.clone(),
+                        line,
+                        column: 1,
+                        message: format!("[daemon] may appear in one file only; first declared at {}:{l}", f.display()),
+                    });
+                }
+                None => settings = Some(d),
+            }
+        }
+        for c in contents.checks {
             if let Some(first) = checks.iter().find(|k| k.name == c.name) {
                 errors.push(ConfigError {
                     file: c.file.clone(),
@@ -216,6 +299,7 @@ pub async fn load(path: &Path, plugins: &Plugins) -> Result<Plan, ConfigErrors> 
             checks.push(Arc::new(c));
         }
     }
+    errors.extend(dependency_problems(&checks));
     if errors.is_empty() && checks.is_empty() {
         errors.push(ConfigError { file: path.to_path_buf(), line: 0, column: 0, message: "no [[check]] tables found".into() });
     }
@@ -225,5 +309,55 @@ pub async fn load(path: &Path, plugins: &Plugins) -> Result<Plan, ConfigErrors> 
         errors.sort_by_key(|e| (order(e), e.line, e.column));
         return Err(ConfigErrors(errors));
     }
-    Ok(Plan { checks, files })
+    Ok(Plan { checks, files, daemon: settings.unwrap_or_default() })
+}
+
+/// `depends_on` names that do not exist, and cycles (which would inhibit each other forever).
+fn dependency_problems(checks: &[Arc<CheckSpec>]) -> Vec<ConfigError> {
+    let at = |c: &CheckSpec, message: String| ConfigError { file: c.file.clone(), line: c.line, column: 1, message };
+    let mut errors = Vec::new();
+    let find = |name: &str| checks.iter().find(|c| c.name == name);
+    for c in checks {
+        for d in &c.depends_on {
+            if d == &c.name {
+                errors.push(at(c, format!("check {:?}, field `depends_on`: a check cannot depend on itself", c.name)));
+            } else if find(d).is_none() {
+                let hint = error::suggestion(d, checks.iter().map(|c| c.name.as_str()));
+                errors.push(at(c, format!("check {:?}, field `depends_on`: no check named {d:?}{hint}", c.name)));
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return errors;
+    }
+    // Depth-first search for a cycle, reported once at the first check on it.
+    fn visit<'a>(name: &'a str, checks: &'a [Arc<CheckSpec>], path: &mut Vec<&'a str>, done: &mut Vec<&'a str>) -> Option<Vec<String>> {
+        if let Some(i) = path.iter().position(|p| *p == name) {
+            let mut cycle: Vec<String> = path[i..].iter().map(|s| s.to_string()).collect();
+            cycle.push(name.to_string());
+            return Some(cycle);
+        }
+        if done.contains(&name) {
+            return None;
+        }
+        path.push(name);
+        let c = checks.iter().find(|c| c.name == name)?;
+        for d in &c.depends_on {
+            if let Some(cycle) = visit(d, checks, path, done) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        done.push(name);
+        None
+    }
+    let mut done = Vec::new();
+    for c in checks {
+        if let Some(cycle) = visit(&c.name, checks, &mut Vec::new(), &mut done) {
+            let first = find(&cycle[0]).unwrap_or(c);
+            errors.push(at(first, format!("check {:?}, field `depends_on`: dependency cycle {}", first.name, cycle.join(" → "))));
+            break;
+        }
+    }
+    errors
 }

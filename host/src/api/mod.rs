@@ -1,0 +1,238 @@
+//! The daemon's HTTP API (axum), bound to 127.0.0.1 by default:
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET /metrics` | Prometheus exposition ([`metrics`]) |
+//! | `GET /healthz` | the daemon itself: 200 while it runs |
+//! | `GET /api/v1/checks` | every check's current state |
+//! | `GET /api/v1/checks/{name}` | one check |
+//! | `GET /api/v1/checks/{name}/results?since=1h&limit=100` | raw history, newest first |
+//! | `GET /api/v1/checks/{name}/rollups?since=30d` | hourly min/avg/max/p95 per metric |
+//! | `GET /api/v1/incidents?open=true` | incidents, newest first |
+//! | `GET /api/v1/status` | config files, last reload and its errors |
+//! | `POST /api/v1/reload` | reload the check files (as SIGHUP does) |
+//!
+//! `since` is a duration back from now (`15m`, `24h`, `7d`), an RFC 3339 time, or
+//! milliseconds since the epoch.
+
+pub mod metrics;
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::daemon::Daemon;
+use crate::daemon::live::CheckLive;
+
+pub fn router(daemon: Arc<Daemon>) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics_page))
+        .route("/healthz", get(healthz))
+        .route("/api/v1/checks", get(list_checks))
+        .route("/api/v1/checks/{name}", get(one_check))
+        .route("/api/v1/checks/{name}/results", get(results))
+        .route("/api/v1/checks/{name}/rollups", get(rollups))
+        .route("/api/v1/incidents", get(incidents))
+        .route("/api/v1/status", get(status))
+        .route("/api/v1/reload", post(reload))
+        .with_state(daemon)
+}
+
+/// An error as JSON: `{"error": "…"}`.
+struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+async fn metrics_page(State(d): State<Arc<Daemon>>) -> Response {
+    let bytes = d.shared.store.as_ref().map(|s| s.size_bytes());
+    let body = metrics::render(&d.shared, bytes);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
+}
+
+async fn healthz(State(d): State<Arc<Daemon>>) -> Json<serde_json::Value> {
+    let config = d.shared.config.lock().expect("lock").clone();
+    Json(json!({
+        "status": "ok",
+        "checks": d.shared.checks.lock().expect("lock").len(),
+        "uptime_s": (chrono::Utc::now() - d.shared.started).num_seconds(),
+        "config_ok": config.last_reload.as_ref().is_none_or(|r| r.ok),
+    }))
+}
+
+#[derive(Serialize)]
+struct CheckView {
+    name: String,
+    plugin: String,
+    target: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
+    schedule: String,
+    file: String,
+    line: usize,
+    phase: &'static str,
+    flapping: bool,
+    status: Option<crate::result::Status>,
+    severity: Option<crate::result::Status>,
+    incident: Option<u64>,
+    inhibited: bool,
+    depends_on: Vec<String>,
+    consecutive_failures: u32,
+    consecutive_successes: u32,
+    since: Option<chrono::DateTime<chrono::Utc>>,
+    last_run: Option<chrono::DateTime<chrono::Utc>>,
+    duration_ms: Option<f64>,
+    summary: String,
+    metrics: Vec<crate::result::Metric>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failure: Option<&'static str>,
+    runs: u64,
+    failures: u64,
+    skipped: u64,
+}
+
+fn view(c: &CheckLive) -> CheckView {
+    let s = &c.spec;
+    CheckView {
+        name: s.name.clone(),
+        plugin: s.plugin_name.clone(),
+        target: s.secrets.scrub(&s.target),
+        description: s.description.clone(),
+        schedule: s.schedule.describe(),
+        file: s.file.display().to_string(),
+        line: s.line,
+        phase: c.state.phase.as_str(),
+        flapping: c.state.flapping,
+        status: c.state.status,
+        severity: c.state.severity,
+        incident: c.state.incident,
+        inhibited: c.state.inhibited,
+        depends_on: s.depends_on.clone(),
+        consecutive_failures: c.state.consecutive_failures,
+        consecutive_successes: c.state.consecutive_successes,
+        since: c.state.since,
+        last_run: c.state.last_run,
+        duration_ms: c.last.as_ref().map(|l| l.duration.as_secs_f64() * 1000.0),
+        summary: c.state.summary.clone(),
+        metrics: c.last.as_ref().map(|l| l.metrics.clone()).unwrap_or_default(),
+        failure: c.last.as_ref().and_then(|l| l.failure),
+        runs: c.state.runs,
+        failures: c.state.failures,
+        skipped: c.skipped,
+    }
+}
+
+async fn list_checks(State(d): State<Arc<Daemon>>) -> Json<serde_json::Value> {
+    let checks: Vec<CheckView> = d.shared.checks.lock().expect("lock").values().map(view).collect();
+    Json(json!({ "checks": checks }))
+}
+
+fn not_found(d: &Daemon, name: &str) -> ApiError {
+    let checks = d.shared.checks.lock().expect("lock");
+    let hint = crate::text::closest(name, checks.keys().map(String::as_str)).map(|c| format!("; did you mean {c:?}?")).unwrap_or_default();
+    ApiError(StatusCode::NOT_FOUND, format!("no check named {name:?}{hint}"))
+}
+
+async fn one_check(State(d): State<Arc<Daemon>>, Path(name): Path<String>) -> ApiResult<Json<CheckView>> {
+    let found = d.shared.checks.lock().expect("lock").get(&name).map(view);
+    found.map(Json).ok_or_else(|| not_found(&d, &name))
+}
+
+#[derive(Deserialize)]
+struct HistoryQuery {
+    since: Option<String>,
+    limit: Option<usize>,
+}
+
+/// `since` as milliseconds since the epoch.
+fn parse_since(text: Option<&str>, default: std::time::Duration) -> ApiResult<i64> {
+    let now = crate::store::now_ms();
+    let Some(t) = text.map(str::trim).filter(|t| !t.is_empty()) else { return Ok(now - default.as_millis() as i64) };
+    if let Ok(d) = crate::units::parse_duration(t) {
+        return Ok(now - d.as_millis() as i64);
+    }
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(t) {
+        return Ok(at.timestamp_millis());
+    }
+    if let Ok(ms) = t.parse::<i64>() {
+        return Ok(ms);
+    }
+    Err(ApiError(StatusCode::BAD_REQUEST, format!("since={t:?}: use a duration back from now (\"1h\"), an RFC 3339 time or epoch milliseconds")))
+}
+
+fn store(d: &Daemon) -> ApiResult<Arc<crate::store::Store>> {
+    d.shared.store.clone().ok_or_else(|| ApiError(StatusCode::SERVICE_UNAVAILABLE, "history is off (--no-store)".into()))
+}
+
+fn known(d: &Daemon, name: &str) -> ApiResult<()> {
+    if d.shared.checks.lock().expect("lock").contains_key(name) { Ok(()) } else { Err(not_found(d, name)) }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, crate::store::StoreError> + Send + 'static) -> ApiResult<T> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+        Err(e) => Err(ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+    }
+}
+
+async fn results(State(d): State<Arc<Daemon>>, Path(name): Path<String>, Query(q): Query<HistoryQuery>) -> ApiResult<Json<serde_json::Value>> {
+    known(&d, &name)?;
+    let since = parse_since(q.since.as_deref(), std::time::Duration::from_secs(3600))?;
+    let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
+    let store = store(&d)?;
+    let n = name.clone();
+    let rows = blocking(move || store.results(&n, since, limit)).await?;
+    Ok(Json(json!({ "check": name, "since": crate::store::ms_to_rfc3339(since), "results": rows })))
+}
+
+async fn rollups(State(d): State<Arc<Daemon>>, Path(name): Path<String>, Query(q): Query<HistoryQuery>) -> ApiResult<Json<serde_json::Value>> {
+    known(&d, &name)?;
+    let since = parse_since(q.since.as_deref(), std::time::Duration::from_secs(7 * 86400))?;
+    let store = store(&d)?;
+    let n = name.clone();
+    let rows = blocking(move || store.rollups(&n, since)).await?;
+    Ok(Json(json!({ "check": name, "since": crate::store::ms_to_rfc3339(since), "rollups": rows })))
+}
+
+#[derive(Deserialize)]
+struct IncidentQuery {
+    open: Option<bool>,
+    limit: Option<usize>,
+}
+
+async fn incidents(State(d): State<Arc<Daemon>>, Query(q): Query<IncidentQuery>) -> ApiResult<Json<serde_json::Value>> {
+    let store = store(&d)?;
+    // Queued writes first, so an incident the API just showed as open is listed.
+    let _ = store.flush().await;
+    let (open, limit) = (q.open.unwrap_or(false), q.limit.unwrap_or(100).clamp(1, 10_000));
+    let rows = blocking(move || store.incidents(open, limit)).await?;
+    Ok(Json(json!({ "incidents": rows })))
+}
+
+async fn status(State(d): State<Arc<Daemon>>) -> Json<serde_json::Value> {
+    let config = d.shared.config.lock().expect("lock").clone();
+    Json(json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "started": d.shared.started,
+        "store": d.shared.store.as_ref().map(|s| s.path().display().to_string()),
+        "config": config,
+    }))
+}
+
+async fn reload(State(d): State<Arc<Daemon>>) -> Response {
+    let outcome = d.reload().await;
+    let code = if outcome.ok { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    (code, Json(outcome)).into_response()
+}

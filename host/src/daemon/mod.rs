@@ -1,0 +1,270 @@
+//! `picket run`: the long-running monitor.
+//!
+//! ```text
+//! Plan ─▶ scheduler ─▶ runner/sandbox ─▶ CheckResult ─▶ Shared::absorb ─▶ state machine
+//!                                                          │            ├─▶ events (broadcast) ─▶ log sink, notify…
+//!                                                          │            └─▶ store (results, state, incidents)
+//!                                                          └─▶ live view ─▶ API, /metrics
+//! ```
+//!
+//! Reload (SIGHUP, `POST /api/v1/reload`) loads the files into a new plan first and swaps
+//! it in only if it is valid; checks keep their state by name. SIGTERM/SIGINT stop the
+//! scheduler, give running checks `shutdown_grace`, flush the store and return.
+
+pub mod live;
+pub mod scheduler;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::mpsc;
+
+use crate::config::{self, CheckSpec, DaemonSettings, Plan};
+use crate::forecast::Series;
+use crate::plugin::Plugins;
+use crate::result::CheckResult;
+use crate::runner::Runner;
+use crate::store::Store;
+use live::{ConfigStatus, ReloadOutcome, Shared};
+use scheduler::{Control, Execute, Scheduler};
+
+/// How often complete hours are rolled up and retention applied.
+const MAINTENANCE_EVERY: Duration = Duration::from_secs(3600);
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+    #[error("cannot install signal handlers: {0}")]
+    Signals(std::io::Error),
+}
+
+/// Runs checks in the sandbox, adding forecasts from the live series.
+struct SandboxExec {
+    runner: Runner,
+    shared: Arc<Shared>,
+}
+
+impl Execute for SandboxExec {
+    fn execute(&self, spec: Arc<CheckSpec>) -> Pin<Box<dyn Future<Output = CheckResult> + Send + 'static>> {
+        let (runner, shared) = (self.runner.clone(), self.shared.clone());
+        Box::pin(async move {
+            let mut derive = |metrics: &[crate::result::Metric]| {
+                if spec.forecasts.is_empty() {
+                    return Vec::new();
+                }
+                shared.forecasts.lock().expect("lock").derive(&spec, metrics, crate::store::now_ms())
+            };
+            runner.run_deriving(&spec, &mut derive).await
+        })
+    }
+}
+
+/// A running daemon, as the API sees it.
+pub struct Daemon {
+    pub shared: Arc<Shared>,
+    plugins: Plugins,
+    path: PathBuf,
+    settings: DaemonSettings,
+    ctl: mpsc::UnboundedSender<Control>,
+    reload_lock: tokio::sync::Mutex<()>,
+}
+
+/// What `picket run` starts from.
+pub struct Options {
+    pub path: PathBuf,
+    pub settings: DaemonSettings,
+    /// `None`: keep no history (results live in memory only).
+    pub store: Option<PathBuf>,
+}
+
+fn file_list(plan: &Plan) -> Vec<String> {
+    plan.files.iter().map(|f| f.display().to_string()).collect()
+}
+
+impl Daemon {
+    /// Loads the files again and swaps the new plan in if it is valid.
+    pub async fn reload(&self) -> ReloadOutcome {
+        let _one_at_a_time = self.reload_lock.lock().await;
+        let at = Utc::now();
+        let plan = match config::load(&self.path, &self.plugins).await {
+            Ok(plan) => plan,
+            Err(errors) => {
+                for e in &errors.0 {
+                    tracing::error!("reload rejected, the running configuration stays: {e}");
+                }
+                let outcome = ReloadOutcome {
+                    at,
+                    ok: false,
+                    errors: errors.0.iter().map(|e| e.to_string()).collect(),
+                    added: Vec::new(),
+                    removed: Vec::new(),
+                    changed: Vec::new(),
+                };
+                self.shared.config.lock().expect("lock").last_reload = Some(outcome.clone());
+                return outcome;
+            }
+        };
+        let changed: Vec<String> = {
+            let checks = self.shared.checks.lock().expect("lock");
+            plan.checks
+                .iter()
+                .filter(|c| checks.get(&c.name).is_some_and(|old| old.spec.fingerprint != c.fingerprint))
+                .map(|c| c.name.clone())
+                .collect()
+        };
+        let mut restored = match &self.shared.store {
+            Some(s) => {
+                let s = s.clone();
+                tokio::task::spawn_blocking(move || s.restore()).await.ok().and_then(Result::ok).map(|r| r.states).unwrap_or_default()
+            }
+            None => Default::default(),
+        };
+        let (added, removed) = self.shared.install(&plan.checks, &mut restored);
+        seed_forecasts(&self.shared, &plan.checks).await;
+        let _ = self.ctl.send(Control::Reload(plan.checks.clone()));
+        if plan.daemon.listen != self.settings.listen || plan.daemon.store != self.settings.store {
+            tracing::warn!("[daemon] listen and store take effect on restart, not on reload");
+        }
+        tracing::info!(checks = plan.checks.len(), added = added.len(), removed = removed.len(), changed = changed.len(), "configuration reloaded");
+        let outcome = ReloadOutcome { at, ok: true, errors: Vec::new(), added, removed, changed };
+        let mut status = self.shared.config.lock().expect("lock");
+        *status = ConfigStatus { loaded_at: at, files: file_list(&plan), checks: plan.checks.len(), last_reload: Some(outcome.clone()) };
+        outcome
+    }
+}
+
+/// Loads each forecast's window of history the daemon does not hold yet.
+async fn seed_forecasts(shared: &Arc<Shared>, specs: &[Arc<CheckSpec>]) {
+    let Some(store) = shared.store.clone() else { return };
+    let now = crate::store::now_ms();
+    for spec in specs {
+        for f in &spec.forecasts {
+            if shared.forecasts.lock().expect("lock").has(&spec.name, &f.name) {
+                continue;
+            }
+            let (s, name, metric, since) = (store.clone(), spec.name.clone(), f.metric.clone(), now - f.window.as_millis() as i64);
+            match tokio::task::spawn_blocking(move || s.series(&name, &metric, since)).await {
+                Ok(Ok(points)) => shared.forecasts.lock().expect("lock").seed(&spec.name, &f.name, Series::new(points)),
+                Ok(Err(e)) => tracing::warn!(check = %spec.name, "cannot read history for forecast: {e}"),
+                Err(e) => tracing::warn!(check = %spec.name, "cannot read history for forecast: {e}"),
+            }
+        }
+    }
+}
+
+/// Runs the daemon until SIGTERM or SIGINT (or `stop` resolves, for tests).
+pub async fn run(
+    plan: Plan,
+    plugins: Plugins,
+    opts: Options,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), DaemonError> {
+    let store = match &opts.store {
+        Some(path) => Some(Store::open(path)?),
+        None => None,
+    };
+    let restored = match &store {
+        Some(s) => s.restore()?,
+        None => Default::default(),
+    };
+    let mut states = restored.states;
+    let resumed = states.values().filter(|s| s.incident.is_some()).count();
+    let shared = Arc::new(Shared::new(store.clone(), restored.next_incident));
+    shared.install(&plan.checks, &mut states);
+    *shared.config.lock().expect("lock") =
+        ConfigStatus { loaded_at: Utc::now(), files: file_list(&plan), checks: plan.checks.len(), last_reload: None };
+    seed_forecasts(&shared, &plan.checks).await;
+    tokio::spawn(crate::events::log_sink(shared.events.subscribe()));
+
+    let settings = opts.settings.clone();
+    let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
+    let runner = Runner::new(plugins.sandbox().clone(), settings.concurrency);
+    let exec = Arc::new(SandboxExec { runner, shared: shared.clone() });
+    let mut sched = Scheduler::new(exec, shared.clone(), settings.concurrency, ctl_tx.clone());
+    sched.load(plan.checks.clone());
+    let scheduler = tokio::spawn(sched.run(ctl_rx, settings.shutdown_grace));
+
+    let daemon = Arc::new(Daemon {
+        shared: shared.clone(),
+        plugins,
+        path: opts.path.clone(),
+        settings: settings.clone(),
+        ctl: ctl_tx.clone(),
+        reload_lock: tokio::sync::Mutex::new(()),
+    });
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .map_err(|source| DaemonError::Listen { addr: settings.listen, source })?;
+    let addr = listener.local_addr().map_err(|source| DaemonError::Listen { addr: settings.listen, source })?;
+    // One line on stderr whatever the log level: scripts and tests read the port from it.
+    eprintln!("picket: {} checks; API on http://{addr}", plan.checks.len());
+    tracing::info!(%addr, checks = plan.checks.len(), resumed_incidents = resumed, store = ?opts.store, "daemon started");
+    let (api_stop_tx, api_stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let api = tokio::spawn(
+        axum::serve(listener, crate::api::router(daemon.clone()))
+            .with_graceful_shutdown(async move {
+                let _ = api_stop_rx.await;
+            })
+            .into_future(),
+    );
+
+    let maintenance = store.clone().map(|s| {
+        let (keep_results, keep_rollups) = (settings.keep_results, settings.keep_rollups);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(MAINTENANCE_EVERY);
+            loop {
+                tick.tick().await;
+                match s.maintain(crate::store::now_ms(), keep_results, keep_rollups).await {
+                    Ok(m) => tracing::info!(?m, bytes = s.size_bytes(), "history maintained"),
+                    Err(e) => tracing::warn!("history maintenance: {e}"),
+                }
+            }
+        })
+    });
+
+    wait_for_signals(&daemon, stop).await?;
+    tracing::info!("shutting down");
+    let _ = ctl_tx.send(Control::Stop);
+    let _ = scheduler.await;
+    let _ = api_stop_tx.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(5), api).await;
+    if let Some(m) = maintenance {
+        m.abort();
+    }
+    if let Some(s) = &store {
+        let _ = s.flush().await;
+        let s = s.clone();
+        let _ = tokio::task::spawn_blocking(move || s.close()).await;
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signals(daemon: &Arc<Daemon>, stop: impl Future<Output = ()> + Send + 'static) -> Result<(), DaemonError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hup = signal(SignalKind::hangup()).map_err(DaemonError::Signals)?;
+    let mut term = signal(SignalKind::terminate()).map_err(DaemonError::Signals)?;
+    let mut int = signal(SignalKind::interrupt()).map_err(DaemonError::Signals)?;
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = hup.recv() => {
+                tracing::info!("SIGHUP: reloading");
+                let d = daemon.clone();
+                // Reload off this loop, so a slow plugin compile cannot delay SIGTERM.
+                tokio::spawn(async move { d.reload().await });
+            }
+            _ = term.recv() => return Ok(()),
+            _ = int.recv() => return Ok(()),
+            _ = &mut stop => return Ok(()),
+        }
+    }
+}

@@ -1,0 +1,372 @@
+//! History in embedded SQLite (WAL): every result, each check's state, incidents, and
+//! hourly rollups for long ranges. No server to run.
+//!
+//! One writer thread owns the write connection and commits whatever has queued as one
+//! transaction, so 10,000 results a second cost a few commits, not 10,000 fsyncs; checks
+//! never wait for the disk. Readers (the API, restore) use their own connection, which WAL
+//! lets run alongside the writer. A `kill -9` loses at most the batch being written.
+
+mod maintain;
+mod schema;
+mod writer;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+pub use maintain::Maintenance;
+use writer::Write;
+
+use crate::events::Event;
+use crate::result::{CheckResult, Status};
+use crate::state::CheckState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store {path}: {source}")]
+    Sqlite { path: PathBuf, source: rusqlite::Error },
+    #[error("store {path}: cannot create its directory: {source}")]
+    Dir { path: PathBuf, source: std::io::Error },
+    #[error("store {path}: written by a newer picket (schema {found}, this one reads {supported})")]
+    Version { path: PathBuf, found: i64, supported: i64 },
+    #[error("the store's writer has stopped")]
+    Closed,
+}
+
+/// The history store. Cheap to share (`Arc`); writes are queued, reads are synchronous
+/// (call them from `spawn_blocking`).
+pub struct Store {
+    path: PathBuf,
+    tx: Mutex<Option<std::sync::mpsc::Sender<Write>>>,
+    reader: Mutex<Connection>,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+fn open_conn(path: &Path) -> Result<Connection, rusqlite::Error> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // WAL with synchronous=NORMAL: a crashed process loses nothing committed; only a power
+    // cut can lose the last commits.
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    Ok(conn)
+}
+
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// A result as stored and returned by the API.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct StoredResult {
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub status: Status,
+    pub duration_ms: f64,
+    pub summary: String,
+    pub metrics: serde_json::Map<String, serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diagnostics: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+}
+
+/// One metric over one hour.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Rollup {
+    pub hour: chrono::DateTime<chrono::Utc>,
+    pub metric: String,
+    pub n: i64,
+    pub min: f64,
+    pub avg: f64,
+    pub max: f64,
+    pub p95: f64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Incident {
+    pub id: u64,
+    pub check: String,
+    pub opened: chrono::DateTime<chrono::Utc>,
+    pub resolved: Option<chrono::DateTime<chrono::Utc>>,
+    pub severity: String,
+    pub summary: String,
+    pub last_summary: String,
+    pub failures: i64,
+    pub inhibited: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<String>,
+}
+
+/// What a restart picks up.
+#[derive(Debug, Default)]
+pub struct Restored {
+    pub states: HashMap<String, CheckState>,
+    /// The next incident id to hand out.
+    pub next_incident: u64,
+}
+
+fn ms_to_time(ms: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+impl Store {
+    /// Opens (creating) the store at `path`, and starts its writer thread.
+    pub fn open(path: &Path) -> Result<Arc<Store>, StoreError> {
+        let sql = |source| StoreError::Sqlite { path: path.to_path_buf(), source };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir { path: path.to_path_buf(), source })?;
+        }
+        let writer_conn = open_conn(path).map_err(sql)?;
+        writer_conn.execute_batch(schema::SCHEMA).map_err(sql)?;
+        let found: Option<i64> = writer_conn
+            .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| r.get::<_, String>(0))
+            .optional()
+            .map_err(sql)?
+            .and_then(|v| v.parse().ok());
+        match found {
+            Some(v) if v > schema::VERSION => {
+                return Err(StoreError::Version { path: path.to_path_buf(), found: v, supported: schema::VERSION });
+            }
+            Some(_) => {}
+            None => {
+                writer_conn
+                    .execute("INSERT INTO meta (key, value) VALUES ('schema', ?1)", [schema::VERSION.to_string()])
+                    .map_err(sql)?;
+            }
+        }
+        let reader = open_conn(path).map_err(sql)?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        let shown = path.display().to_string();
+        let handle = std::thread::Builder::new()
+            .name("picket-store".into())
+            .spawn(move || writer::run(writer_conn, rx, shown))
+            .map_err(|e| StoreError::Dir { path: path.to_path_buf(), source: e })?;
+        Ok(Arc::new(Store {
+            path: path.to_path_buf(),
+            tx: Mutex::new(Some(tx)),
+            reader: Mutex::new(reader),
+            writer: Mutex::new(Some(handle)),
+        }))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn send(&self, w: Write) {
+        if let Some(tx) = self.tx.lock().expect("store lock").as_ref() {
+            // A send fails only after close(); late results during shutdown are dropped.
+            let _ = tx.send(w);
+        }
+    }
+
+    /// Queues one result.
+    pub fn record(&self, r: &CheckResult, at_ms: i64) {
+        self.send(Write::Result(writer::ResultRow::from_result(r, at_ms)));
+    }
+
+    /// Queues a check's new state (only the last one per batch is written).
+    pub fn save_state(&self, check: &str, state: &CheckState) {
+        match serde_json::to_string(state) {
+            Ok(json) => self.send(Write::State { check: check.to_string(), state: json }),
+            Err(e) => tracing::error!(check, "cannot serialize state: {e}"),
+        }
+    }
+
+    /// Queues the incident bookkeeping for one event.
+    pub fn record_event(&self, e: &Event) {
+        self.send(Write::Event(Box::new(e.clone())));
+    }
+
+    /// Forgets a check's state (it left the configuration); its history stays.
+    pub fn forget_state(&self, check: &str) {
+        self.send(Write::Forget(check.to_string()));
+    }
+
+    /// Waits until everything queued so far is committed.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.send(Write::Flush(tx));
+        rx.await.map_err(|_| StoreError::Closed)
+    }
+
+    /// Rolls up complete hours and applies retention; returns what it did.
+    pub async fn maintain(&self, now_ms: i64, keep_results: Duration, keep_rollups: Duration) -> Result<Maintenance, StoreError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.send(Write::Maintain { now_ms, keep_results, keep_rollups, done: tx });
+        rx.await.map_err(|_| StoreError::Closed)
+    }
+
+    /// Stops the writer after it has committed everything queued, and checkpoints the WAL.
+    pub fn close(&self) {
+        drop(self.tx.lock().expect("store lock").take());
+        if let Some(h) = self.writer.lock().expect("store lock").take() {
+            let _ = h.join();
+        }
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
+        let conn = self.reader.lock().expect("store lock");
+        f(&conn).map_err(|source| StoreError::Sqlite { path: self.path.clone(), source })
+    }
+
+    /// Every check's last state and the next incident id.
+    pub fn restore(&self) -> Result<Restored, StoreError> {
+        self.read(|c| {
+            let mut states = HashMap::new();
+            let mut stmt = c.prepare("SELECT checks.name, states.state FROM states JOIN checks ON checks.id = states.check_id")?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+            for row in rows {
+                let (name, json) = row?;
+                match serde_json::from_str::<CheckState>(&json) {
+                    Ok(s) => {
+                        states.insert(name, s);
+                    }
+                    Err(e) => tracing::warn!(check = %name, "stored state unreadable, starting fresh: {e}"),
+                }
+            }
+            let max: Option<i64> = c.query_row("SELECT MAX(id) FROM incidents", [], |r| r.get(0))?;
+            Ok(Restored { states, next_incident: max.unwrap_or(0) as u64 + 1 })
+        })
+    }
+
+    /// A check's results since `since_ms`, newest first, at most `limit`.
+    pub fn results(&self, check: &str, since_ms: i64, limit: usize) -> Result<Vec<StoredResult>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT ts, status, duration_us, summary, metrics, diagnostics, failure FROM results
+                 WHERE check_id = (SELECT id FROM checks WHERE name = ?1) AND ts >= ?2 ORDER BY ts DESC LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(params![check, since_ms, limit as i64], |r| {
+                let metrics: Option<String> = r.get(4)?;
+                Ok(StoredResult {
+                    at: ms_to_time(r.get(0)?),
+                    status: status_from_code(r.get(1)?),
+                    duration_ms: r.get::<_, i64>(2)? as f64 / 1000.0,
+                    summary: r.get(3)?,
+                    metrics: metrics.and_then(|m| serde_json::from_str(&m).ok()).unwrap_or_default(),
+                    diagnostics: r.get(5)?,
+                    failure: r.get(6)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// A check's hourly rollups since `since_ms`, oldest first.
+    pub fn rollups(&self, check: &str, since_ms: i64) -> Result<Vec<Rollup>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT hour, metric, n, min, avg, max, p95 FROM rollups
+                 WHERE check_id = (SELECT id FROM checks WHERE name = ?1) AND hour >= ?2 ORDER BY hour, metric",
+            )?;
+            let rows = stmt.query_map(params![check, since_ms.div_euclid(3_600_000)], |r| {
+                Ok(Rollup {
+                    hour: ms_to_time(r.get::<_, i64>(0)? * 3_600_000),
+                    metric: r.get(1)?,
+                    n: r.get(2)?,
+                    min: r.get(3)?,
+                    avg: r.get(4)?,
+                    max: r.get(5)?,
+                    p95: r.get(6)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// Incidents, newest first: only open ones, or all.
+    pub fn incidents(&self, open_only: bool, limit: usize) -> Result<Vec<Incident>, StoreError> {
+        self.read(|c| {
+            let sql = format!(
+                "SELECT incidents.id, checks.name, opened, resolved, severity, summary, last_summary, failures, inhibited, resolution
+                 FROM incidents JOIN checks ON checks.id = incidents.check_id {} ORDER BY incidents.id DESC LIMIT ?1",
+                if open_only { "WHERE resolved IS NULL" } else { "" }
+            );
+            let mut stmt = c.prepare_cached(&sql)?;
+            let rows = stmt.query_map([limit as i64], |r| {
+                Ok(Incident {
+                    id: r.get::<_, i64>(0)? as u64,
+                    check: r.get(1)?,
+                    opened: ms_to_time(r.get(2)?),
+                    resolved: r.get::<_, Option<i64>>(3)?.map(ms_to_time),
+                    severity: r.get(4)?,
+                    summary: r.get(5)?,
+                    last_summary: r.get(6)?,
+                    failures: r.get(7)?,
+                    inhibited: r.get(8)?,
+                    resolution: r.get(9)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// One metric of one check since `since_ms` as (ms, value), oldest first: hourly
+    /// averages where raw results have been retired, raw values after.
+    pub fn series(&self, check: &str, metric: &str, since_ms: i64) -> Result<Vec<(i64, f64)>, StoreError> {
+        self.read(|c| {
+            let Some(id): Option<i64> = c.query_row("SELECT id FROM checks WHERE name = ?1", [check], |r| r.get(0)).optional()? else {
+                return Ok(Vec::new());
+            };
+            let first_raw: Option<i64> =
+                c.query_row("SELECT MIN(ts) FROM results WHERE check_id = ?1 AND ts >= ?2", params![id, since_ms], |r| r.get(0))?;
+            let mut out = Vec::new();
+            let raw_from = first_raw.unwrap_or(i64::MAX);
+            let mut stmt = c.prepare_cached(
+                "SELECT hour, avg FROM rollups WHERE check_id = ?1 AND metric = ?2 AND hour >= ?3 AND hour < ?4 ORDER BY hour",
+            )?;
+            let rows = stmt.query_map(
+                params![id, metric, since_ms.div_euclid(3_600_000), raw_from.div_euclid(3_600_000)],
+                |r| Ok((r.get::<_, i64>(0)? * 3_600_000 + 1_800_000, r.get::<_, f64>(1)?)),
+            )?;
+            for row in rows {
+                out.push(row?);
+            }
+            let path = format!("$.\"{}\"", metric.replace('"', ""));
+            let mut stmt = c.prepare_cached(
+                "SELECT ts, json_extract(metrics, ?3) FROM results WHERE check_id = ?1 AND ts >= ?2 AND metrics IS NOT NULL ORDER BY ts",
+            )?;
+            let rows = stmt.query_map(params![id, since_ms, path], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Option<f64>>(1)?)))?;
+            for row in rows {
+                if let (ts, Some(v)) = row? {
+                    out.push((ts, v));
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// Bytes on disk: the database plus its WAL.
+    pub fn size_bytes(&self) -> u64 {
+        let wal = PathBuf::from(format!("{}-wal", self.path.display()));
+        [self.path.as_path(), wal.as_path()].iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum()
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+pub(crate) fn status_code(s: Status) -> i64 {
+    s.nagios_code() as i64
+}
+
+pub(crate) fn status_from_code(c: i64) -> Status {
+    match c {
+        0 => Status::Ok,
+        1 => Status::Warning,
+        2 => Status::Critical,
+        _ => Status::Unknown,
+    }
+}
+
+pub fn ms_to_rfc3339(ms: i64) -> String {
+    ms_to_time(ms).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}

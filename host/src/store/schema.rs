@@ -1,0 +1,75 @@
+//! The SQLite schema. Tables keyed by (check, time) are `WITHOUT ROWID` so a range of one
+//! check's history is one B-tree walk, and retention deletes by primary-key range, which
+//! is why there is no index on time alone.
+
+pub const VERSION: i64 = 1;
+
+pub const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS checks (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE
+);
+
+-- Every result. ts in ms since the epoch; metrics a JSON object {name: value}.
+CREATE TABLE IF NOT EXISTS results (
+    check_id INTEGER NOT NULL,
+    ts INTEGER NOT NULL,
+    status INTEGER NOT NULL,
+    duration_us INTEGER NOT NULL,
+    summary TEXT NOT NULL,
+    metrics TEXT,
+    diagnostics TEXT,
+    failure TEXT,
+    PRIMARY KEY (check_id, ts)
+) WITHOUT ROWID;
+
+-- Per check, metric and hour (hours since the epoch). The pseudo-metric "duration" is
+-- the run time in seconds.
+CREATE TABLE IF NOT EXISTS rollups (
+    check_id INTEGER NOT NULL,
+    metric TEXT NOT NULL,
+    hour INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    min REAL NOT NULL,
+    avg REAL NOT NULL,
+    max REAL NOT NULL,
+    p95 REAL NOT NULL,
+    PRIMARY KEY (check_id, metric, hour)
+) WITHOUT ROWID;
+
+-- Per check and hour: how many results had each status (uptime over long ranges).
+CREATE TABLE IF NOT EXISTS hourly (
+    check_id INTEGER NOT NULL,
+    hour INTEGER NOT NULL,
+    ok INTEGER NOT NULL,
+    warning INTEGER NOT NULL,
+    critical INTEGER NOT NULL,
+    unknown INTEGER NOT NULL,
+    PRIMARY KEY (check_id, hour)
+) WITHOUT ROWID;
+
+-- The state machine of each check (JSON of state::CheckState), replaced on every result.
+CREATE TABLE IF NOT EXISTS states (
+    check_id INTEGER PRIMARY KEY,
+    state TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS incidents (
+    id INTEGER PRIMARY KEY,
+    check_id INTEGER NOT NULL,
+    opened INTEGER NOT NULL,
+    resolved INTEGER,
+    severity TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    last_summary TEXT NOT NULL,
+    failures INTEGER NOT NULL DEFAULT 1,
+    inhibited INTEGER NOT NULL,
+    resolution TEXT
+);
+CREATE INDEX IF NOT EXISTS incidents_open ON incidents (resolved, id);
+"#;
