@@ -18,6 +18,8 @@ pub struct Event {
     pub severity: Status,
     /// The result's summary that caused the event (secrets already scrubbed).
     pub summary: String,
+    /// Consecutive failures at the time (0 once resolved).
+    pub failures: u32,
     /// A parent in `depends_on` is down: notifiers should hold this one back.
     pub inhibited: bool,
 }

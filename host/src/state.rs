@@ -116,6 +116,7 @@ impl CheckState {
                 incident: state.incident,
                 severity: state.severity.unwrap_or(o.status),
                 summary: o.summary.to_string(),
+                failures: state.consecutive_failures,
                 inhibited: state.inhibited,
             })
         };

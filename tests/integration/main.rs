@@ -8,10 +8,13 @@
 //! - `config_ui`: `tests/ui/*.toml` paired with the exact error text `picket validate` prints.
 //! - `cli`: exit codes, every output format, `--wait`, the compile cache.
 //! - `secrets`: passwords never appear in any output, log or error.
+//! - `daemon`: `picket run` as a process: API, /metrics, kill -9, reload, SIGTERM,
+//!   forecasts, and a real Prometheus scraping it.
 //! - `plugins`: `picket plugin inspect`, sha256 pins, components that are not plugins.
 
 mod cli;
 mod config_ui;
+mod daemon;
 mod disk;
 mod http;
 mod plugins;

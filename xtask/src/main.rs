@@ -54,8 +54,8 @@ fn run_quiet(cmd: &mut Command) -> Result<()> {
 }
 
 /// Debian packages the tests start as real servers (and the benchmark's peers).
-const TEST_PACKAGES: &[&str] = &["redis-server", "postgresql"];
-const BENCH_PACKAGES: &[&str] = &["redis-tools", "monitoring-plugins-standard"];
+const TEST_PACKAGES: &[&str] = &["redis-server", "postgresql", "prometheus"];
+const BENCH_PACKAGES: &[&str] = &["redis-tools", "monitoring-plugins-standard", "nginx-light", "prometheus-blackbox-exporter"];
 
 /// The newest PostgreSQL server binaries Debian installed, if any.
 fn pg_bin() -> Option<PathBuf> {

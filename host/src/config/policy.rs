@@ -199,9 +199,9 @@ pub fn parse_forecasts(
     let mut out = Vec::new();
     for (k, fv) in t.iter() {
         let name = k.get_ref().to_string();
-        let fctx = format!("{ctx}, field `forecast.{name}`");
+        let fctx = format!("{ctx}, field `forecast.{name}");
         let DeValue::Table(ft) = fv.get_ref() else {
-            doc.error(fv.span(), format!("{fctx}: expected a table like {{ metric = \"used\", reaches = \"100%\", window = \"7d\" }}"));
+            doc.error(fv.span(), format!("{fctx}`: expected a table like {{ metric = \"used\", reaches = \"100%\", window = \"7d\" }}"));
             continue;
         };
         let errors_before = doc.errors.len();
@@ -212,27 +212,27 @@ pub fn parse_forecasts(
                 "metric" => match x.get_ref().as_str() {
                     Some(m) => match metric_unit_of(m) {
                         Some(_) => metric = Some((m.to_string(), x.span())),
-                        None => doc.error(x.span(), format!("{fctx}.metric: the plugin does not report a metric `{m}`")),
+                        None => doc.error(x.span(), format!("{fctx}.metric`: the plugin does not report a metric `{m}`")),
                     },
-                    None => doc.error(x.span(), format!("{fctx}.metric: expected a metric name")),
+                    None => doc.error(x.span(), format!("{fctx}.metric`: expected a metric name")),
                 },
                 "reaches" => match scalar_text(x.get_ref()).map(|s| (parse_quantity(&s), s)) {
                     Some((Ok(q), s)) => reaches = Some((q, s, x.span())),
-                    Some((Err(e), _)) => doc.error(x.span(), format!("{fctx}.reaches: {e}")),
-                    None => doc.error(x.span(), format!("{fctx}.reaches: expected a value such as \"100%\" or \"1GB\"")),
+                    Some((Err(e), _)) => doc.error(x.span(), format!("{fctx}.reaches`: {e}")),
+                    None => doc.error(x.span(), format!("{fctx}.reaches`: expected a value such as \"100%\" or \"1GB\"")),
                 },
                 "window" => match x.get_ref().as_str().map(parse_duration) {
                     Some(Ok(d)) if d >= Duration::from_secs(60) => window = d,
-                    Some(Ok(_)) => doc.error(x.span(), format!("{fctx}.window: must be at least 1m")),
-                    Some(Err(e)) => doc.error(x.span(), format!("{fctx}.window: {e}")),
-                    None => doc.error(x.span(), format!("{fctx}.window: expected a duration such as \"7d\"")),
+                    Some(Ok(_)) => doc.error(x.span(), format!("{fctx}.window`: must be at least 1m")),
+                    Some(Err(e)) => doc.error(x.span(), format!("{fctx}.window`: {e}")),
+                    None => doc.error(x.span(), format!("{fctx}.window`: expected a duration such as \"7d\"")),
                 },
-                _ => doc.error(fk.span(), format!("{fctx}: unknown field `{key}`{}", suggestion(key, ["metric", "reaches", "window"]))),
+                _ => doc.error(fk.span(), format!("{fctx}`: unknown field `{key}`{}", suggestion(key, ["metric", "reaches", "window"]))),
             }
         }
         let (Some((metric, _)), Some((q, text, rspan))) = (metric, reaches) else {
             if doc.errors.len() == errors_before {
-                doc.error(fv.span(), format!("{fctx}: give both `metric` and `reaches`"));
+                doc.error(fv.span(), format!("{fctx}`: give both `metric` and `reaches`"));
             }
             continue;
         };
@@ -242,7 +242,7 @@ pub fn parse_forecasts(
             Dim::Plain => q.value,
             d if d == dim => q.value / scale,
             d => {
-                doc.error(rspan, format!("{fctx}.reaches: {text:?} is {} but `{metric}` is in {unit}", d.name()));
+                doc.error(rspan, format!("{fctx}.reaches`: {text:?} is {} but `{metric}` is in {unit}", d.name()));
                 continue;
             }
         };

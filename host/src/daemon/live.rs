@@ -202,6 +202,7 @@ impl Shared {
                         incident: Some(id),
                         severity: old.state.severity.unwrap_or(Status::Unknown),
                         summary: "check removed from the configuration".into(),
+                        failures: old.state.consecutive_failures,
                         inhibited: old.state.inhibited,
                     });
                 }

@@ -370,3 +370,102 @@ pub(crate) fn status_from_code(c: i64) -> Status {
 pub fn ms_to_rfc3339(ms: i64) -> String {
     ms_to_time(ms).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::EventKind;
+    use crate::result::Metric;
+
+    const HOUR: i64 = 3_600_000;
+
+    fn result(name: &str, status: Status, value: f64) -> CheckResult {
+        CheckResult {
+            name: name.into(),
+            plugin: "disk".into(),
+            target: "/".into(),
+            status,
+            summary: format!("used {value}%"),
+            duration: Duration::from_millis(2),
+            metrics: vec![Metric { name: "used".into(), value, unit: "%".into() }],
+            diagnostics: None,
+            failure: None,
+            attempts: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn rollups_summarise_complete_hours_and_retention_deletes_raw() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("h.db")).unwrap();
+        let base = 480_000 * HOUR; // an hour boundary in 2024
+        // Hours 0 and 1: values 1..=20 (hour 0) and 101..=120 (hour 1); hour 2 in progress.
+        for h in 0..3 {
+            for i in 1..=20 {
+                let v = (h * 100 + i) as f64;
+                let status = if i == 20 { Status::Critical } else { Status::Ok };
+                store.record(&result("disk", status, v), base + h * HOUR + i * 60_000);
+            }
+        }
+        let m = store.maintain(base + 2 * HOUR + 30 * 60_000, Duration::from_secs(3600), Duration::from_secs(86400 * 30)).await.unwrap();
+        assert_eq!(m.hours_rolled_up, 2);
+        // Raw results older than an hour before "now" are gone: all of hour 0, part of hour 1.
+        assert_eq!(m.results_deleted, 20 + 9);
+        let rollups = store.rollups("disk", base).unwrap();
+        let used: Vec<&Rollup> = rollups.iter().filter(|r| r.metric == "used").collect();
+        assert_eq!(used.len(), 2);
+        assert_eq!((used[0].n, used[0].min, used[0].max), (20, 1.0, 20.0));
+        assert!((used[0].avg - 10.5).abs() < 1e-9);
+        assert_eq!(used[0].p95, 19.0);
+        assert_eq!(used[1].min, 101.0);
+        assert!(rollups.iter().any(|r| r.metric == "duration"));
+        let counts: (i64, i64) = store
+            .read(|c| c.query_row("SELECT ok, critical FROM hourly WHERE hour = ?1", [base / HOUR], |r| Ok((r.get(0)?, r.get(1)?))))
+            .unwrap();
+        assert_eq!(counts, (19, 1));
+        // A second run does not roll the same hours up again.
+        let again = store.maintain(base + 2 * HOUR + 40 * 60_000, Duration::from_secs(3600), Duration::from_secs(86400 * 30)).await.unwrap();
+        assert_eq!(again.rollup_rows, 0);
+        // The series for a forecast: hourly averages where raw is gone, raw after.
+        let series = store.series("disk", "used", base).unwrap();
+        assert_eq!(series.first().unwrap(), &(base + HOUR / 2, 10.5));
+        assert!(series.iter().any(|(_, v)| *v == 120.0));
+        assert!(series.windows(2).all(|w| w[0].0 < w[1].0));
+    }
+
+    #[tokio::test]
+    async fn state_and_incidents_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let mut state = CheckState::default();
+        {
+            let store = Store::open(&path).unwrap();
+            let obs = |status, at| crate::state::Observation { check: "api", status, summary: "down", at, parents_down: false };
+            let policy = crate::config::AlertPolicy { after: 1, ..Default::default() };
+            let mut id = 6;
+            let mut next = || {
+                id += 1;
+                id
+            };
+            let t = chrono::Utc::now();
+            for e in state.observe(obs(Status::Critical, t), &policy, &mut next) {
+                store.record_event(&e);
+            }
+            for e in state.observe(obs(Status::Warning, t + chrono::Duration::seconds(30)), &policy, &mut next) {
+                assert_eq!(e.kind, EventKind::SeverityChanged { from: Status::Critical });
+                store.record_event(&e);
+            }
+            store.save_state("api", &state);
+            store.flush().await.unwrap();
+            // No close(): as after a kill -9, only what was committed counts.
+            std::mem::forget(store);
+        }
+        let store = Store::open(&path).unwrap();
+        let restored = store.restore().unwrap();
+        assert_eq!(restored.states["api"], state);
+        assert_eq!(restored.next_incident, 8);
+        let open = store.incidents(true, 10).unwrap();
+        assert_eq!(open.len(), 1);
+        assert_eq!((open[0].id, open[0].severity.as_str(), open[0].failures), (7, "warning", 2));
+    }
+}

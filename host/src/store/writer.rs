@@ -156,15 +156,15 @@ fn incident(tx: &Transaction<'_>, ids: &mut Ids, e: &Event) -> rusqlite::Result<
         EventKind::IncidentOpened => {
             let check = ids.get(tx, &e.check)?;
             tx.execute(
-                "INSERT OR REPLACE INTO incidents (id, check_id, opened, severity, summary, last_summary, inhibited)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
-                params![id as i64, check, at, e.severity.as_str(), e.summary, e.inhibited],
+                "INSERT OR REPLACE INTO incidents (id, check_id, opened, severity, summary, last_summary, inhibited, failures)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7)",
+                params![id as i64, check, at, e.severity.as_str(), e.summary, e.inhibited, e.failures],
             )?;
         }
         EventKind::SeverityChanged { .. } | EventKind::StillFailing { .. } => {
             tx.execute(
-                "UPDATE incidents SET severity = ?2, last_summary = ?3, inhibited = ?4, failures = failures + 1 WHERE id = ?1",
-                params![id as i64, e.severity.as_str(), e.summary, e.inhibited],
+                "UPDATE incidents SET severity = ?2, last_summary = ?3, inhibited = ?4, failures = MAX(failures, ?5) WHERE id = ?1",
+                params![id as i64, e.severity.as_str(), e.summary, e.inhibited, e.failures],
             )?;
         }
         EventKind::Resolved { .. } | EventKind::Removed => {

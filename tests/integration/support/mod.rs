@@ -1,7 +1,9 @@
 //! Shared helpers: one sandbox for the whole test binary, check files in temp dirs,
 //! the `picket` binary with a shared compile cache, and loopback servers.
 
+pub mod daemon;
 pub mod postgres;
+pub mod prometheus;
 pub mod redis;
 pub mod servers;
 
