@@ -130,21 +130,6 @@ impl Schedule {
             }
         }
     }
-
-    /// The nominal interval, for splay bounds and `retry_every` defaults.
-    pub fn nominal(&self, clock: &Clock) -> Duration {
-        match self {
-            Schedule::Every(d) => *d,
-            Schedule::Cron { schedule, zone, .. } => {
-                let a = Self::next_cron(schedule, *zone, clock.wall(Instant::now()));
-                let b = a.and_then(|a| Self::next_cron(schedule, *zone, a));
-                match (a, b) {
-                    (Some(a), Some(b)) => (b - a).to_std().unwrap_or(DEFAULT_EVERY),
-                    _ => DEFAULT_EVERY,
-                }
-            }
-        }
-    }
 }
 
 /// A check's place within its interval, in [0, 1): a hash of its name, so the spread is

@@ -130,7 +130,7 @@ fn bench(extra: &[String]) -> Result<ExitCode> {
     apt_install(TEST_PACKAGES)?;
     apt_install(BENCH_PACKAGES)?;
     let mut cmd = Command::new(env!("CARGO"));
-    cmd.current_dir(root()).args(["bench", "-p", "picket", "--bench", "sandbox", "--"]).args(extra);
+    cmd.current_dir(root()).args(["bench", "-p", "picket", "--bench", "sandbox", "--bench", "daemon", "--"]).args(extra);
     run(&mut cmd)?;
     Ok(ExitCode::SUCCESS)
 }

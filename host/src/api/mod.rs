@@ -112,7 +112,8 @@ fn view(c: &CheckLive) -> CheckView {
         schedule: s.schedule.describe(),
         file: s.file.display().to_string(),
         line: s.line,
-        phase: c.state.phase.as_str(),
+        // Flapping is reported as a state of its own; `flapping` says the same as a flag.
+        phase: if c.state.flapping { "flapping" } else { c.state.phase.as_str() },
         flapping: c.state.flapping,
         status: c.state.status,
         severity: c.state.severity,

@@ -30,7 +30,7 @@ pub async fn run(args: ValidateArgs, global: &Global) -> u8 {
                 "valid": errors.is_empty(),
                 "checks": plan.as_ref().map(|p| p.checks.iter().map(|c| serde_json::json!({
                     "name": c.name, "plugin": c.plugin_name, "target": c.secrets.scrub(&c.target),
-                    "file": c.file, "line": c.line, "grants": c.grants.to_string(),
+                    "file": c.file, "line": c.line, "grants": c.grants.to_string(), "schedule": c.schedule.describe(),
                 })).collect::<Vec<_>>()),
                 "errors": errors.iter().map(|e| serde_json::json!({
                     "file": e.file, "line": e.line, "column": e.column, "message": e.message,
@@ -46,7 +46,7 @@ pub async fn run(args: ValidateArgs, global: &Global) -> u8 {
                 let files: Vec<String> = plan.files.iter().map(|f| f.display().to_string()).collect();
                 println!("ok: {} checks in {}", plan.checks.len(), files.join(", "));
                 for c in &plan.checks {
-                    println!("  {} ({} → {}; grants {})", c.name, c.plugin_name, c.secrets.scrub(&c.target), c.grants);
+                    println!("  {} ({} → {}; grants {}; {})", c.name, c.plugin_name, c.secrets.scrub(&c.target), c.grants, c.schedule.describe());
                 }
             } else {
                 eprintln!("picket: invalid configuration ({} problem{})", errors.len(), if errors.len() == 1 { "" } else { "s" });

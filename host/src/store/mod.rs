@@ -409,8 +409,8 @@ mod tests {
         }
         let m = store.maintain(base + 2 * HOUR + 30 * 60_000, Duration::from_secs(3600), Duration::from_secs(86400 * 30)).await.unwrap();
         assert_eq!(m.hours_rolled_up, 2);
-        // Raw results older than an hour before "now" are gone: all of hour 0, part of hour 1.
-        assert_eq!(m.results_deleted, 20 + 9);
+        // Raw results older than an hour before "now" (01:30) are gone: hours 0 and 1.
+        assert_eq!(m.results_deleted, 40);
         let rollups = store.rollups("disk", base).unwrap();
         let used: Vec<&Rollup> = rollups.iter().filter(|r| r.metric == "used").collect();
         assert_eq!(used.len(), 2);
@@ -429,7 +429,9 @@ mod tests {
         // The series for a forecast: hourly averages where raw is gone, raw after.
         let series = store.series("disk", "used", base).unwrap();
         assert_eq!(series.first().unwrap(), &(base + HOUR / 2, 10.5));
-        assert!(series.iter().any(|(_, v)| *v == 120.0));
+        assert_eq!(series[1], (base + HOUR + HOUR / 2, 110.5));
+        assert_eq!(series.last().unwrap().1, 220.0);
+        assert_eq!(series.len(), 2 + 20);
         assert!(series.windows(2).all(|w| w[0].0 < w[1].0));
     }
 

@@ -61,10 +61,15 @@ impl DaemonProc {
     }
 
     pub fn start_with(config: &Path, extra: &[&str]) -> DaemonProc {
+        Self::start_logging(config, extra, "info,picket::events=debug")
+    }
+
+    /// As [`DaemonProc::start_with`], logging at `filter` (benchmarks keep it quiet).
+    pub fn start_logging(config: &Path, extra: &[&str], filter: &str) -> DaemonProc {
         let mut child = picket()
             .args(["run", "-c", config.to_str().unwrap(), "--listen", "127.0.0.1:0"])
             .args(extra)
-            .env("RUST_LOG", "info,picket::events=debug")
+            .env("RUST_LOG", filter)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
