@@ -3,8 +3,8 @@
 //! build) with its SQLite store on, read through its own /metrics and /proc.
 //!
 //! - `scale`: 10,000 scheduled checks, no-op plugin and TCP against a local listener:
-//!   sustained checks/s, p99 scheduling lateness (from the daemon's histogram, over the
-//!   measurement window only), peak RSS, CPU per check.
+//!   sustained checks/s, p99 scheduling lateness and start delay (from the daemon's
+//!   histograms, over the measurement window only), peak RSS, CPU per check.
 //! - `blackbox`: HTTP checks against a local nginx, beside Prometheus blackbox_exporter
 //!   probing the same nginx in the same run: probes per CPU-second of each prober.
 //! - `store`: a simulated year of results through the store's writer and maintenance:
@@ -54,35 +54,43 @@ struct Sample {
     at: Option<Instant>,
     runs: f64,
     skipped: f64,
-    /// Cumulative lateness buckets (le, count), +Inf last.
+    /// Cumulative lateness buckets (le, count), +Inf last: due → dispatch.
     lateness: Vec<(f64, f64)>,
+    /// The same for due → start.
+    start_delay: Vec<(f64, f64)>,
     cpu: f64,
 }
 
 fn sample(d: &DaemonProc) -> Sample {
     let body = d.get("/metrics").body;
     let value = |name: &str| body.lines().find_map(|l| l.strip_prefix(name).map(|v| v.trim().parse::<f64>().unwrap_or(0.0))).unwrap_or(0.0);
-    let mut lateness = Vec::new();
-    for l in body.lines() {
-        if let Some(rest) = l.strip_prefix("picket_scheduler_lateness_seconds_bucket{le=\"") {
-            let (le, count) = rest.split_once("\"} ").unwrap();
-            let le = if le == "+Inf" { f64::INFINITY } else { le.parse().unwrap() };
-            lateness.push((le, count.parse().unwrap()));
+    let buckets = |family: &str| {
+        let prefix = format!("{family}_bucket{{le=\"");
+        let mut out = Vec::new();
+        for l in body.lines() {
+            if let Some(rest) = l.strip_prefix(prefix.as_str()) {
+                let (le, count) = rest.split_once("\"} ").unwrap();
+                let le = if le == "+Inf" { f64::INFINITY } else { le.parse().unwrap() };
+                out.push((le, count.parse().unwrap()));
+            }
         }
-    }
+        out
+    };
+    let (lateness, start_delay) = (buckets("picket_scheduler_lateness_seconds"), buckets("picket_check_start_delay_seconds"));
     Sample {
         at: Some(Instant::now()),
         runs: value("picket_checks_run_total "),
         skipped: value("picket_checks_skipped_total "),
         lateness,
+        start_delay,
         cpu: cpu_seconds(d.pid()),
     }
 }
 
 /// The `q` quantile of the lateness observed between two samples, interpolated within
 /// its bucket (as Prometheus' histogram_quantile).
-fn lateness_quantile(a: &Sample, b: &Sample, q: f64) -> f64 {
-    let buckets: Vec<(f64, f64)> = b.lateness.iter().zip(&a.lateness).map(|((le, nb), (_, na))| (*le, nb - na)).collect();
+fn quantile(a: &[(f64, f64)], b: &[(f64, f64)], q: f64) -> f64 {
+    let buckets: Vec<(f64, f64)> = b.iter().zip(a).map(|((le, nb), (_, na))| (*le, nb - na)).collect();
     let total = buckets.last().map(|b| b.1).unwrap_or(0.0);
     if total == 0.0 {
         return f64::NAN;
@@ -108,6 +116,8 @@ struct Measured {
     cpu_cores: f64,
     p50_ms: f64,
     p99_ms: f64,
+    start_p50_ms: f64,
+    start_p99_ms: f64,
     rss_peak: f64,
     skipped: f64,
 }
@@ -131,8 +141,10 @@ fn measure(d: &DaemonProc, checks: usize, settle: Duration, window: Duration) ->
         rate: runs / secs,
         cpu_per_check_us: (b.cpu - a.cpu) / runs * 1e6,
         cpu_cores: (b.cpu - a.cpu) / secs,
-        p50_ms: lateness_quantile(&a, &b, 0.5) * 1e3,
-        p99_ms: lateness_quantile(&a, &b, 0.99) * 1e3,
+        p50_ms: quantile(&a.lateness, &b.lateness, 0.5) * 1e3,
+        p99_ms: quantile(&a.lateness, &b.lateness, 0.99) * 1e3,
+        start_p50_ms: quantile(&a.start_delay, &b.start_delay, 0.5) * 1e3,
+        start_p99_ms: quantile(&a.start_delay, &b.start_delay, 0.99) * 1e3,
         rss_peak,
         skipped: b.skipped - a.skipped,
     }
@@ -155,7 +167,8 @@ fn report(label: &str, n: usize, every: &str, m: &Measured) {
         format!("{:.0} checks/s", m.rate),
         &format!("{n} checks every {every}; {:.0} skipped in the window", m.skipped),
     );
-    row(&format!("{label}: scheduling lateness"), format!("p99 {:.2} ms", m.p99_ms), &format!("p50 {:.3} ms; due time → start, waiting for a slot included", m.p50_ms));
+    row(&format!("{label}: scheduling lateness"), format!("p99 {:.2} ms", m.p99_ms), &format!("p50 {:.3} ms; due time → dispatch", m.p50_ms));
+    row(&format!("{label}: start delay"), format!("p99 {:.2} ms", m.start_p99_ms), &format!("p50 {:.3} ms; due time → running (a run slot and a worker thread free)", m.start_p50_ms));
     row(&format!("{label}: daemon RSS"), format!("{:.1} MiB peak", m.rss_peak), "VmRSS, sampled every 0.5 s");
     row(&format!("{label}: CPU per check"), format!("{:.0} µs", m.cpu_per_check_us), &format!("{:.2} cores busy; user+sys of the daemon, store writes included", m.cpu_cores));
 }
@@ -320,7 +333,7 @@ fn store_year(checks: usize) {
     let store = picket::store::Store::open(&path).unwrap();
     let day_ms = 86_400_000i64;
     let start = 1_735_689_600_000i64; // 2025-01-01
-    let (keep_results, keep_rollups) = (Duration::from_secs(7 * 86400), Duration::from_secs(400 * 86400));
+    let (keep_results, keep_rollups) = (Duration::from_secs(3 * 86400), Duration::from_secs(400 * 86400));
     let t = Instant::now();
     let mut written = 0u64;
     let mut sizes = Vec::new();
@@ -361,15 +374,24 @@ fn store_year(checks: usize) {
     });
     let elapsed = t.elapsed();
     store.close();
+    drop(store);
     let bytes = std::fs::metadata(&path).unwrap().len() as f64;
+    // What the file holds at the end.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let mut per_table = Vec::new();
+    for table in ["results", "rollups", "hourly"] {
+        let rows: i64 = conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0)).unwrap();
+        per_table.push(format!("{table} {rows} rows"));
+    }
     let scale = 1000.0 / checks as f64;
     let mib = |b: f64| b / 1048576.0;
     row(
         "store: a year of 1,000 checks every 30 s",
         format!("{:.0} MiB", mib(bytes * scale)),
         &format!(
-            "{checks} checks simulated ({written} results, {:.0} inserts/s with daily maintenance), ×{scale:.0}; raw 7 d + hourly rollups 400 d; after 91/182/273/364 days: {} MiB",
+            "{checks} checks simulated ({written} results, {:.0} inserts/s with daily maintenance; at the end {}), ×{scale:.0}; raw 3 d + hourly rollups 400 d (the defaults); after 91/182/273/364 days: {} MiB",
             written as f64 / elapsed.as_secs_f64(),
+            per_table.join(", "),
             sizes.iter().map(|(_, b)| format!("{:.0}", mib(*b as f64 * scale))).collect::<Vec<_>>().join("/")
         ),
     );

@@ -42,15 +42,28 @@ pub struct Engine {
     _ticker: Arc<Ticker>,
 }
 
+/// What the engine is tuned for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workload {
+    /// `picket check`: a handful of runs, often one after another.
+    OneShot,
+    /// `picket run`: thousands of runs a second on every CPU.
+    Daemon,
+}
+
 impl Engine {
     /// Builds the engine with a pooling allocator, falling back to on-demand allocation
     /// where the pool's address-space reservation is refused (small `ulimit -v`).
     pub fn new(cache_dir: Option<PathBuf>) -> Result<Engine, EngineError> {
-        let inner = match wasmtime::Engine::new(&config(true)) {
+        Self::for_workload(cache_dir, Workload::OneShot)
+    }
+
+    pub fn for_workload(cache_dir: Option<PathBuf>, workload: Workload) -> Result<Engine, EngineError> {
+        let inner = match wasmtime::Engine::new(&config(true, workload)) {
             Ok(e) => e,
             Err(err) => {
                 tracing::warn!(error = %err, "pooling allocator unavailable; using on-demand allocation");
-                wasmtime::Engine::new(&config(false)).map_err(|e| EngineError::Config(e.to_string()))?
+                wasmtime::Engine::new(&config(false, workload)).map_err(|e| EngineError::Config(e.to_string()))?
             }
         };
         let ticker = Ticker::start(inner.clone());
@@ -136,7 +149,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-fn config(pooling: bool) -> Config {
+fn config(pooling: bool, workload: Workload) -> Config {
     let mut cfg = Config::new();
     cfg.wasm_component_model(true);
     // Epochs, not fuel: checking a counter on loop back-edges is cheaper than counting
@@ -145,6 +158,14 @@ fn config(pooling: bool) -> Config {
     cfg.cranelift_opt_level(OptLevel::Speed);
     cfg.max_wasm_stack(1 << 20);
     cfg.async_stack_size(2 << 20);
+    // The daemon copies data segments into each fresh memory instead of mapping the image
+    // copy-on-write: the first write to a CoW page replaces a shared mapping, and with
+    // worker threads on several CPUs every such fault is a TLB-shootdown IPI. Profiled at
+    // 10,000 checks a second (`cargo xtask bench scale`) that was a quarter of the
+    // workers' time, and turning it off cut the daemon's CPU per check from 152 to 105 µs.
+    // A lone sequential run is faster with CoW (p50 ~31 vs ~44 µs), so `picket check`
+    // keeps it.
+    cfg.memory_init_cow(workload == Workload::OneShot);
     if pooling {
         let mut pool = PoolingAllocationConfig::default();
         pool.total_component_instances(MAX_INSTANCES)

@@ -57,8 +57,19 @@ type ApiResult<T> = Result<T, ApiError>;
 
 async fn metrics_page(State(d): State<Arc<Daemon>>) -> Response {
     let bytes = d.shared.store.as_ref().map(|s| s.size_bytes());
-    let body = metrics::render(&d.shared, bytes);
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
+    // Rendered on a blocking thread (it takes the check lock in turns) and streamed.
+    let (tx, rx) = tokio::sync::mpsc::channel::<String>(2);
+    let shared = d.shared.clone();
+    tokio::task::spawn_blocking(move || {
+        metrics::render_into(&shared, bytes, &mut |chunk| {
+            // The scraper went away: the rest is not needed.
+            let _ = tx.blocking_send(chunk);
+        })
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (Ok::<_, std::convert::Infallible>(chunk), rx))
+    });
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], axum::body::Body::from_stream(stream)).into_response()
 }
 
 async fn healthz(State(d): State<Arc<Daemon>>) -> Json<serde_json::Value> {

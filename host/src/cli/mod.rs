@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::engine::Engine;
+use crate::engine::{Engine, Workload};
 use crate::output::Format;
 use crate::plugin::Plugins;
 use crate::sandbox::Sandbox;
@@ -82,8 +82,12 @@ pub fn run(cli: Cli) -> u8 {
 
 /// The engine, sandbox and plugin loader every command shares.
 fn plugins(global: &Global) -> Result<Plugins, u8> {
+    plugins_for(global, Workload::OneShot)
+}
+
+fn plugins_for(global: &Global, workload: Workload) -> Result<Plugins, u8> {
     let cache = if global.no_cache { None } else { global.cache_dir.clone().or_else(Engine::default_cache_dir) };
-    let engine = Engine::new(cache).map_err(|e| {
+    let engine = Engine::for_workload(cache, workload).map_err(|e| {
         eprintln!("picket: {e}");
         exit::INTERNAL
     })?;

@@ -39,7 +39,7 @@ fn default_store() -> Option<PathBuf> {
 }
 
 pub async fn run(args: RunArgs, global: &Global) -> u8 {
-    let plugins = match super::plugins(global) {
+    let plugins = match super::plugins_for(global, crate::engine::Workload::Daemon) {
         Ok(p) => p,
         Err(code) => return code,
     };

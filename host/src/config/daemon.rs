@@ -5,7 +5,7 @@
 //! [daemon]
 //! listen = "127.0.0.1:9867"      # the API and /metrics; loopback unless you say otherwise
 //! store = "picket.db"            # relative to this file; SQLite, WAL
-//! keep_results = "7d"            # raw results; older ones live on as hourly rollups
+//! keep_results = "3d"            # raw results; older ones live on as hourly rollups
 //! keep_rollups = "400d"
 //! concurrency = 32               # checks running at once
 //! shutdown_grace = "10s"         # how long running checks may finish on SIGTERM
@@ -42,7 +42,7 @@ impl Default for DaemonSettings {
         DaemonSettings {
             listen: DEFAULT_LISTEN.parse().expect("valid default"),
             store: None,
-            keep_results: Duration::from_secs(7 * 86400),
+            keep_results: Duration::from_secs(3 * 86400),
             keep_rollups: Duration::from_secs(400 * 86400),
             concurrency: crate::runner::DEFAULT_CONCURRENCY,
             shutdown_grace: Duration::from_secs(10),

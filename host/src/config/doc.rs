@@ -14,12 +14,16 @@ pub type Value<'i> = Spanned<DeValue<'i>>;
 pub struct Doc<'a> {
     pub path: &'a Path,
     src: &'a str,
+    /// Byte offset where each line starts: positions are a binary search, not a scan
+    /// from the top (a file of 10,000 checks asks for 10,000 of them).
+    line_starts: Vec<usize>,
     pub errors: Vec<ConfigError>,
 }
 
 impl<'a> Doc<'a> {
     pub fn new(path: &'a Path, src: &'a str) -> Doc<'a> {
-        Doc { path, src, errors: Vec::new() }
+        let line_starts = std::iter::once(0).chain(src.match_indices('\n').map(|(i, _)| i + 1)).collect();
+        Doc { path, src, line_starts, errors: Vec::new() }
     }
 
     pub fn parse(&mut self) -> Option<Spanned<DeTable<'a>>> {
@@ -35,9 +39,10 @@ impl<'a> Doc<'a> {
     }
 
     pub fn position(&self, offset: usize) -> (usize, usize) {
-        let before = &self.src[..offset.min(self.src.len())];
-        let line = before.matches('\n').count() + 1;
-        let col = before.rfind('\n').map_or(before.chars().count(), |i| before[i + 1..].chars().count()) + 1;
+        let offset = offset.min(self.src.len());
+        let line = self.line_starts.partition_point(|&start| start <= offset);
+        let start = self.line_starts[line - 1];
+        let col = self.src.get(start..offset).map_or(offset - start, |s| s.chars().count()) + 1;
         (line, col)
     }
 

@@ -256,6 +256,7 @@ pub async fn load(path: &Path, plugins: &Plugins) -> Result<Plan, ConfigErrors> 
     let mut errors = Vec::new();
     let mut checks: Vec<Arc<CheckSpec>> = Vec::new();
     let mut settings: Option<DaemonSettings> = None;
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for file in &files {
         let text = match std::fs::read_to_string(file) {
             Ok(t) => t,
@@ -282,7 +283,7 @@ pub async fn load(path: &Path, plugins: &Plugins) -> Result<Plan, ConfigErrors> 
             }
         }
         for c in contents.checks {
-            if let Some(first) = checks.iter().find(|k| k.name == c.name) {
+            if let Some(first) = seen.get(&c.name).map(|&i| &checks[i]) {
                 errors.push(ConfigError {
                     file: c.file.clone(),
                     line: c.line,
@@ -296,6 +297,7 @@ pub async fn load(path: &Path, plugins: &Plugins) -> Result<Plan, ConfigErrors> 
                 });
                 continue;
             }
+            seen.insert(c.name.clone(), checks.len());
             checks.push(Arc::new(c));
         }
     }
@@ -316,7 +318,8 @@ pub async fn load(path: &Path, plugins: &Plugins) -> Result<Plan, ConfigErrors> 
 fn dependency_problems(checks: &[Arc<CheckSpec>]) -> Vec<ConfigError> {
     let at = |c: &CheckSpec, message: String| ConfigError { file: c.file.clone(), line: c.line, column: 1, message };
     let mut errors = Vec::new();
-    let find = |name: &str| checks.iter().find(|c| c.name == name);
+    let by_name: std::collections::HashMap<&str, &Arc<CheckSpec>> = checks.iter().map(|c| (c.name.as_str(), c)).collect();
+    let find = |name: &str| by_name.get(name).copied();
     for c in checks {
         for d in &c.depends_on {
             if d == &c.name {
@@ -331,29 +334,35 @@ fn dependency_problems(checks: &[Arc<CheckSpec>]) -> Vec<ConfigError> {
         return errors;
     }
     // Depth-first search for a cycle, reported once at the first check on it.
-    fn visit<'a>(name: &'a str, checks: &'a [Arc<CheckSpec>], path: &mut Vec<&'a str>, done: &mut Vec<&'a str>) -> Option<Vec<String>> {
+    type ByName<'a> = std::collections::HashMap<&'a str, &'a Arc<CheckSpec>>;
+    fn visit<'a>(
+        name: &'a str,
+        checks: &ByName<'a>,
+        path: &mut Vec<&'a str>,
+        done: &mut std::collections::HashSet<&'a str>,
+    ) -> Option<Vec<String>> {
         if let Some(i) = path.iter().position(|p| *p == name) {
             let mut cycle: Vec<String> = path[i..].iter().map(|s| s.to_string()).collect();
             cycle.push(name.to_string());
             return Some(cycle);
         }
-        if done.contains(&name) {
+        if done.contains(name) {
             return None;
         }
         path.push(name);
-        let c = checks.iter().find(|c| c.name == name)?;
+        let c = *checks.get(name)?;
         for d in &c.depends_on {
             if let Some(cycle) = visit(d, checks, path, done) {
                 return Some(cycle);
             }
         }
         path.pop();
-        done.push(name);
+        done.insert(name);
         None
     }
-    let mut done = Vec::new();
+    let mut done = std::collections::HashSet::new();
     for c in checks {
-        if let Some(cycle) = visit(&c.name, checks, &mut Vec::new(), &mut done) {
+        if let Some(cycle) = visit(&c.name, &by_name, &mut Vec::new(), &mut done) {
             let first = find(&cycle[0]).unwrap_or(c);
             errors.push(at(first, format!("check {:?}, field `depends_on`: dependency cycle {}", first.name, cycle.join(" → "))));
             break;

@@ -90,7 +90,10 @@ pub struct Counters {
     pub runs: AtomicU64,
     pub skipped: AtomicU64,
     pub sandbox_failures: Mutex<BTreeMap<&'static str, u64>>,
+    /// Due time → dispatch by the scheduler.
     pub lateness: Mutex<Histogram>,
+    /// Due time → the check starting (a run slot and a worker thread free).
+    pub start_delay: Mutex<Histogram>,
     pub events: Mutex<BTreeMap<&'static str, u64>>,
 }
 
@@ -101,6 +104,7 @@ impl Default for Counters {
             skipped: AtomicU64::new(0),
             sandbox_failures: Mutex::new(BTreeMap::new()),
             lateness: Mutex::new(Histogram::new(LATENESS_BUCKETS)),
+            start_delay: Mutex::new(Histogram::new(LATENESS_BUCKETS)),
             events: Mutex::new(BTreeMap::new()),
         }
     }
@@ -260,6 +264,10 @@ impl Shared {
 
     pub fn late(&self, by: Duration) {
         self.counters.lateness.lock().expect("lock").observe(by.as_secs_f64());
+    }
+
+    pub fn started_after(&self, delay: Duration) {
+        self.counters.start_delay.lock().expect("lock").observe(delay.as_secs_f64());
     }
 }
 

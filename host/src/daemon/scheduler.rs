@@ -150,6 +150,8 @@ impl<E: Execute> Scheduler<E> {
                 slot.next_due = slot.spec.schedule.next(&name, &self.clock, due, now);
                 self.heap.push(Reverse((slot.next_due, generation, Turn::Scheduled, name.clone())));
             }
+            // Lateness as the scheduler sees it: from the due time to the dispatch.
+            self.shared.late(now.saturating_duration_since(due));
             if slot.running.swap(true, Ordering::AcqRel) {
                 if turn == Turn::Scheduled {
                     tracing::debug!(check = %name, "skipped: still running from its last turn");
@@ -161,9 +163,9 @@ impl<E: Execute> Scheduler<E> {
             let (permits, ctl) = (self.permits.clone(), self.ctl_tx.clone());
             self.tasks.spawn(async move {
                 let _permit = permits.acquire_owned().await.expect("semaphore never closed");
-                // Lateness as the check sees it: from its due time to its start, waiting
-                // for a free slot included.
-                shared.late(Instant::now().saturating_duration_since(due));
+                // As the check sees it: from its due time to its start, waiting for a free
+                // run slot (and a worker thread) included.
+                shared.started_after(Instant::now().saturating_duration_since(due));
                 let result = exec.execute(spec.clone()).await;
                 let phase = shared.absorb(&spec, &result, Utc::now());
                 running.store(false, Ordering::Release);

@@ -29,18 +29,23 @@ use crate::state::CheckState;
 pub enum StoreError {
     #[error("store {path}: {source}")]
     Sqlite { path: PathBuf, source: rusqlite::Error },
-    #[error("store {path}: cannot create its directory: {source}")]
+    #[error("store {path}: cannot create it or its directory: {source}")]
     Dir { path: PathBuf, source: std::io::Error },
     #[error("store {path}: written by a newer picket (schema {found}, this one reads {supported})")]
     Version { path: PathBuf, found: i64, supported: i64 },
     #[error("the store's writer has stopped")]
     Closed,
+    #[error("store {path} is in use by another picket process (lock file {path}.lock)")]
+    InUse { path: PathBuf },
 }
 
 /// The history store. Cheap to share (`Arc`); writes are queued, reads are synchronous
 /// (call them from `spawn_blocking`).
 pub struct Store {
     path: PathBuf,
+    /// An exclusive `flock` on `<store>.lock`: two daemons writing one history would
+    /// interleave incidents and states.
+    _lock: std::fs::File,
     tx: Mutex<Option<std::sync::mpsc::Sender<Write>>>,
     reader: Mutex<Connection>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -120,6 +125,16 @@ impl Store {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir { path: path.to_path_buf(), source })?;
         }
+        let lock_path = PathBuf::from(format!("{}.lock", path.display()));
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|source| StoreError::Dir { path: lock_path.clone(), source })?;
+        if rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
+            return Err(StoreError::InUse { path: path.to_path_buf() });
+        }
         let writer_conn = open_conn(path).map_err(sql)?;
         writer_conn.execute_batch(schema::SCHEMA).map_err(sql)?;
         let found: Option<i64> = writer_conn
@@ -147,6 +162,7 @@ impl Store {
             .map_err(|e| StoreError::Dir { path: path.to_path_buf(), source: e })?;
         Ok(Arc::new(Store {
             path: path.to_path_buf(),
+            _lock: lock,
             tx: Mutex::new(Some(tx)),
             reader: Mutex::new(reader),
             writer: Mutex::new(Some(handle)),
@@ -459,8 +475,8 @@ mod tests {
             }
             store.save_state("api", &state);
             store.flush().await.unwrap();
-            // No close(): as after a kill -9, only what was committed counts.
-            std::mem::forget(store);
+            // A second store on the same file is refused while this one is open.
+            assert!(matches!(Store::open(&path), Err(StoreError::InUse { .. })));
         }
         let store = Store::open(&path).unwrap();
         let restored = store.restore().unwrap();
