@@ -277,3 +277,37 @@ fn prometheus_scrapes_check_status_from_the_daemon() {
     });
     assert!(q.parse::<f64>().unwrap() < 1.0, "{q}");
 }
+
+#[test]
+fn hostile_plugins_are_contained_and_the_daemon_keeps_running() {
+    let up = line_server("+PONG\r\n", false);
+    let fixture = crate::support::toml_path(&crate::support::fixture());
+    let hostile = |name: &str, mode: &str, extra: &str| {
+        format!("[[check]]\nname = \"{name}\"\nplugin = {fixture}\ntarget = \"/\"\nmode = \"{mode}\"\n{extra}\n\n")
+    };
+    let w = Workdir::new(&format!(
+        "[defaults]\nevery = \"300ms\"\n\n{}{}{}[[check]]\nname = \"up\"\nplugin = \"tcp\"\ntarget = \"{up}\"\n",
+        hostile("spin", "spin", "timeout = \"200ms\""),
+        hostile("trap", "trap", ""),
+        hostile("alloc", "alloc", "memory = \"16MiB\""),
+    ));
+    let d = DaemonProc::start(&w.checks(), &w.store());
+    let metrics = eventually(SOON, "each hostile plugin stopped twice", || {
+        let body = d.get("/metrics").body;
+        ["timeout", "trap", "memory-limit"]
+            .iter()
+            .all(|r| {
+                body.lines()
+                    .find_map(|l| l.strip_prefix(&format!("picket_sandbox_failures_total{{reason=\"{r}\"}} ")))
+                    .is_some_and(|n| n.parse::<u64>().unwrap_or(0) >= 2)
+            })
+            .then_some(body)
+    });
+    assert!(metrics.lines().any(|l| l == "picket_check_status{check=\"spin\"} 2"), "a timeout is critical");
+    assert_eq!(d.check("trap")["failure"], "trap");
+    assert_eq!(d.check("alloc")["failure"], "memory-limit");
+    // The healthy check keeps its rhythm beside them.
+    let up = eventually(SOON, "up to keep running", || Some(d.check("up")).filter(|c| c["runs"].as_u64() >= Some(5)));
+    assert_eq!((up["status"].as_str(), up["failures"].as_u64()), (Some("ok"), Some(0)), "{up}");
+    assert_eq!(d.get("/healthz").status, 200);
+}
