@@ -247,6 +247,15 @@ fn disk_days_until_full_comes_from_stored_history() {
     assert!(check["summary"].as_str().unwrap().contains("days_until_full"), "{check}");
     let metrics = d.get("/metrics").body;
     assert!(metrics.contains("picket_check_metric{check=\"root-disk\",metric=\"days_until_full\",unit=\"days\"}"));
+
+    // The same trend for any metric, on demand.
+    let f = d.get("/api/v1/checks/root-disk/forecast?metric=used&window=1d&reaches=100");
+    assert_eq!(f.status, 200, "{}", f.body);
+    let f = f.json();
+    assert!((f["slope_per_day"].as_f64().unwrap() - 24.0).abs() < 3.0, "one point an hour: {f}");
+    assert!((f["days_until"].as_f64().unwrap() - expected).abs() < expected * 0.1 + 0.05, "{f}");
+    let none = d.get("/api/v1/checks/root-disk/forecast?metric=nonesuch");
+    assert_eq!(none.status, 422, "{}", none.body);
 }
 
 #[test]

@@ -8,6 +8,7 @@
 //! | `GET /api/v1/checks/{name}` | one check |
 //! | `GET /api/v1/checks/{name}/results?since=1h&limit=100` | raw history, newest first |
 //! | `GET /api/v1/checks/{name}/rollups?since=30d` | hourly min/avg/max/p95 per metric |
+//! | `GET /api/v1/checks/{name}/forecast?metric=used&window=7d&reaches=100` | least-squares trend of any metric; days until it reaches a value |
 //! | `GET /api/v1/incidents?open=true` | incidents, newest first |
 //! | `GET /api/v1/status` | config files, last reload and its errors |
 //! | `POST /api/v1/reload` | reload the check files (as SIGHUP does) |
@@ -38,6 +39,7 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/api/v1/checks/{name}", get(one_check))
         .route("/api/v1/checks/{name}/results", get(results))
         .route("/api/v1/checks/{name}/rollups", get(rollups))
+        .route("/api/v1/checks/{name}/forecast", get(forecast))
         .route("/api/v1/incidents", get(incidents))
         .route("/api/v1/status", get(status))
         .route("/api/v1/reload", post(reload))
@@ -216,6 +218,45 @@ async fn rollups(State(d): State<Arc<Daemon>>, Path(name): Path<String>, Query(q
     let n = name.clone();
     let rows = blocking(move || store.rollups(&n, since)).await?;
     Ok(Json(json!({ "check": name, "since": crate::store::ms_to_rfc3339(since), "rollups": rows })))
+}
+
+#[derive(Deserialize)]
+struct ForecastQuery {
+    metric: String,
+    window: Option<String>,
+    /// In the metric's own unit.
+    reaches: Option<f64>,
+}
+
+async fn forecast(State(d): State<Arc<Daemon>>, Path(name): Path<String>, Query(q): Query<ForecastQuery>) -> ApiResult<Json<serde_json::Value>> {
+    known(&d, &name)?;
+    let window = match q.window.as_deref() {
+        None => std::time::Duration::from_secs(7 * 86400),
+        Some(w) => crate::units::parse_duration(w).map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("window: {e}")))?,
+    };
+    let now = crate::store::now_ms();
+    let store = store(&d)?;
+    let (n, metric) = (name.clone(), q.metric.clone());
+    let points = blocking(move || store.series(&n, &metric, now - window.as_millis() as i64)).await?;
+    let Some(fit) = crate::forecast::least_squares(&points) else {
+        return Err(ApiError(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("not enough history of {:?} for a trend ({} points in the window)", q.metric, points.len()),
+        ));
+    };
+    let now_s = (now - fit.t0_ms) as f64 / 1000.0;
+    let days_until = q.reaches.and_then(|r| fit.seconds_until(r, now).map(|s| s / 86400.0));
+    Ok(Json(json!({
+        "check": name,
+        "metric": q.metric,
+        "window_s": window.as_secs(),
+        "points": fit.points,
+        "from": crate::store::ms_to_rfc3339(fit.t0_ms),
+        "slope_per_day": fit.slope_per_s * 86400.0,
+        "now": fit.intercept + fit.slope_per_s * now_s,
+        "reaches": q.reaches,
+        "days_until": days_until,
+    })))
 }
 
 #[derive(Deserialize)]
