@@ -42,7 +42,7 @@ pub enum DaemonError {
     Store(#[from] crate::store::StoreError),
     #[error("cannot listen on {addr}: {source}")]
     Listen { addr: SocketAddr, source: std::io::Error },
-    #[error("cannot install signal handlers: {0}")]
+    #[error("cannot install signal handlers or start a thread: {0}")]
     Signals(std::io::Error),
 }
 
@@ -190,7 +190,20 @@ pub async fn run(
     let exec = Arc::new(SandboxExec { runner, shared: shared.clone() });
     let mut sched = Scheduler::new(exec, shared.clone(), settings.concurrency, ctl_tx.clone());
     sched.load(plan.checks.clone());
-    let scheduler = tokio::spawn(sched.run(ctl_rx, settings.shutdown_grace));
+    // The scheduler gets a thread and a runtime of its own, so its timer is never queued
+    // behind the checks it dispatched (they run on the main runtime's workers).
+    let (sched_done_tx, sched_done) = tokio::sync::oneshot::channel::<()>();
+    let grace = settings.shutdown_grace;
+    std::thread::Builder::new()
+        .name("picket-scheduler".into())
+        .spawn(move || {
+            match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(rt) => rt.block_on(sched.run(ctl_rx, grace)),
+                Err(e) => tracing::error!("cannot start the scheduler's runtime: {e}"),
+            }
+            let _ = sched_done_tx.send(());
+        })
+        .map_err(DaemonError::Signals)?;
 
     let daemon = Arc::new(Daemon {
         shared: shared.clone(),
@@ -233,7 +246,7 @@ pub async fn run(
     wait_for_signals(&daemon, stop).await?;
     tracing::info!("shutting down");
     let _ = ctl_tx.send(Control::Stop);
-    let _ = scheduler.await;
+    let _ = sched_done.await;
     let _ = api_stop_tx.send(());
     let _ = tokio::time::timeout(Duration::from_secs(5), api).await;
     if let Some(m) = maintenance {

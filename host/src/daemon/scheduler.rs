@@ -63,6 +63,9 @@ pub struct Scheduler<E: Execute> {
     generation: u64,
     ctl_tx: mpsc::UnboundedSender<Control>,
     tasks: JoinSet<()>,
+    /// Where checks run: the daemon's worker pool, while the scheduler itself may run on
+    /// a thread of its own.
+    workers: tokio::runtime::Handle,
 }
 
 impl<E: Execute> Scheduler<E> {
@@ -77,6 +80,7 @@ impl<E: Execute> Scheduler<E> {
             generation: 0,
             ctl_tx,
             tasks: JoinSet::new(),
+            workers: tokio::runtime::Handle::current(),
         }
     }
 
@@ -161,7 +165,7 @@ impl<E: Execute> Scheduler<E> {
             }
             let (spec, running, exec, shared) = (slot.spec.clone(), slot.running.clone(), self.exec.clone(), self.shared.clone());
             let (permits, ctl) = (self.permits.clone(), self.ctl_tx.clone());
-            self.tasks.spawn(async move {
+            self.tasks.spawn_on(async move {
                 let _permit = permits.acquire_owned().await.expect("semaphore never closed");
                 // As the check sees it: from its due time to its start, waiting for a free
                 // run slot (and a worker thread) included.
@@ -172,7 +176,7 @@ impl<E: Execute> Scheduler<E> {
                 if phase == Some(Phase::Pending) {
                     let _ = ctl.send(Control::Retry { check: spec.name.clone(), generation, at: Instant::now() + spec.retry_every });
                 }
-            });
+            }, &self.workers);
         }
     }
 }
