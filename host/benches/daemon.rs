@@ -379,7 +379,7 @@ fn store_year(checks: usize) {
     // What the file holds at the end.
     let conn = rusqlite::Connection::open(&path).unwrap();
     let mut per_table = Vec::new();
-    for table in ["results", "rollups", "hourly"] {
+    for table in ["results", "hours"] {
         let rows: i64 = conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0)).unwrap();
         per_table.push(format!("{table} {rows} rows"));
     }

@@ -273,25 +273,34 @@ impl Store {
         })
     }
 
-    /// A check's hourly rollups since `since_ms`, oldest first.
+    /// A check's hourly rollups since `since_ms`, oldest first, one entry per metric.
     pub fn rollups(&self, check: &str, since_ms: i64) -> Result<Vec<Rollup>, StoreError> {
         self.read(|c| {
+            let names = maintain::metric_names(c)?;
             let mut stmt = c.prepare_cached(
-                "SELECT hour, metric, n, min, avg, max, p95 FROM rollups
-                 WHERE check_id = (SELECT id FROM checks WHERE name = ?1) AND hour >= ?2 ORDER BY hour, metric",
+                "SELECT hour, metrics FROM hours
+                 WHERE check_id = (SELECT id FROM checks WHERE name = ?1) AND hour >= ?2 ORDER BY hour",
             )?;
-            let rows = stmt.query_map(params![check, since_ms.div_euclid(3_600_000)], |r| {
-                Ok(Rollup {
-                    hour: ms_to_time(r.get::<_, i64>(0)? * 3_600_000),
-                    metric: r.get(1)?,
-                    n: r.get(2)?,
-                    min: r.get(3)?,
-                    avg: r.get(4)?,
-                    max: r.get(5)?,
-                    p95: r.get(6)?,
-                })
-            })?;
-            rows.collect()
+            let rows = stmt.query_map(params![check, since_ms.div_euclid(3_600_000)], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (hour, blob) = row?;
+                let mut metrics: Vec<Rollup> = maintain::unpack(&blob)
+                    .into_iter()
+                    .map(|p| Rollup {
+                        hour: ms_to_time(hour * 3_600_000),
+                        metric: names.get(&p.name_id).cloned().unwrap_or_else(|| format!("#{}", p.name_id)),
+                        n: p.n as i64,
+                        min: p.min as f64,
+                        avg: p.avg as f64,
+                        max: p.max as f64,
+                        p95: p.p95 as f64,
+                    })
+                    .collect();
+                metrics.sort_by(|a, b| a.metric.cmp(&b.metric));
+                out.extend(metrics);
+            }
+            Ok(out)
         })
     }
 
@@ -333,15 +342,20 @@ impl Store {
                 c.query_row("SELECT MIN(ts) FROM results WHERE check_id = ?1 AND ts >= ?2", params![id, since_ms], |r| r.get(0))?;
             let mut out = Vec::new();
             let raw_from = first_raw.unwrap_or(i64::MAX);
-            let mut stmt = c.prepare_cached(
-                "SELECT hour, avg FROM rollups WHERE check_id = ?1 AND metric = ?2 AND hour >= ?3 AND hour < ?4 ORDER BY hour",
-            )?;
-            let rows = stmt.query_map(
-                params![id, metric, since_ms.div_euclid(3_600_000), raw_from.div_euclid(3_600_000)],
-                |r| Ok((r.get::<_, i64>(0)? * 3_600_000 + 1_800_000, r.get::<_, f64>(1)?)),
-            )?;
-            for row in rows {
-                out.push(row?);
+            let name_id = maintain::metric_names(c)?.into_iter().find(|(_, n)| n == metric).map(|(id, _)| id);
+            if let Some(name_id) = name_id {
+                let mut stmt = c.prepare_cached(
+                    "SELECT hour, metrics FROM hours WHERE check_id = ?1 AND hour >= ?2 AND hour < ?3 ORDER BY hour",
+                )?;
+                let rows = stmt.query_map(params![id, since_ms.div_euclid(3_600_000), raw_from.div_euclid(3_600_000)], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+                })?;
+                for row in rows {
+                    let (hour, blob) = row?;
+                    if let Some(p) = maintain::unpack(&blob).into_iter().find(|p| p.name_id == name_id) {
+                        out.push((hour * 3_600_000 + 1_800_000, p.avg as f64));
+                    }
+                }
             }
             let path = format!("$.\"{}\"", metric.replace('"', ""));
             let mut stmt = c.prepare_cached(
@@ -436,7 +450,7 @@ mod tests {
         assert_eq!(used[1].min, 101.0);
         assert!(rollups.iter().any(|r| r.metric == "duration"));
         let counts: (i64, i64) = store
-            .read(|c| c.query_row("SELECT ok, critical FROM hourly WHERE hour = ?1", [base / HOUR], |r| Ok((r.get(0)?, r.get(1)?))))
+            .read(|c| c.query_row("SELECT ok, critical FROM hours WHERE hour = ?1", [base / HOUR], |r| Ok((r.get(0)?, r.get(1)?))))
             .unwrap();
         assert_eq!(counts, (19, 1));
         // A second run does not roll the same hours up again.
