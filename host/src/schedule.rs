@@ -87,7 +87,7 @@ impl Schedule {
     }
 
     /// The first wall-clock firing strictly after `after` (cron only).
-    fn next_cron(schedule: &cron::Schedule, zone: Zone, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    pub fn next_cron(schedule: &cron::Schedule, zone: Zone, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
         fn next<Z: TimeZone>(s: &cron::Schedule, z: Z, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
             s.after(&after.with_timezone(&z)).next().map(|t| t.with_timezone(&Utc))
         }

@@ -10,6 +10,8 @@
 //! - `secrets`: passwords never appear in any output, log or error.
 //! - `daemon`: `picket run` as a process: API, /metrics, kill -9, reload, SIGTERM,
 //!   forecasts, and a real Prometheus scraping it.
+//! - `notify`: notifications (webhook, Slack, PagerDuty, real Alertmanager, SMTP), the
+//!   outbox across receiver outages and `kill -9`, silences, recovery actions.
 //! - `plugins`: `picket plugin inspect`, sha256 pins, components that are not plugins.
 
 mod cli;
@@ -17,6 +19,7 @@ mod config_ui;
 mod daemon;
 mod disk;
 mod http;
+mod notify;
 mod plugins;
 mod postgres;
 mod redis;

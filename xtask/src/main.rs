@@ -54,7 +54,7 @@ fn run_quiet(cmd: &mut Command) -> Result<()> {
 }
 
 /// Debian packages the tests start as real servers (and the benchmark's peers).
-const TEST_PACKAGES: &[&str] = &["redis-server", "postgresql", "prometheus"];
+const TEST_PACKAGES: &[&str] = &["redis-server", "postgresql", "prometheus", "prometheus-alertmanager"];
 const BENCH_PACKAGES: &[&str] = &["redis-tools", "monitoring-plugins-standard", "nginx-light", "prometheus-blackbox-exporter"];
 
 /// The newest PostgreSQL server binaries Debian installed, if any.

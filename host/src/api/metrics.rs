@@ -164,9 +164,43 @@ pub fn render_into(shared: &Shared, store_bytes: Option<u64>, sink: &mut dyn FnM
         header(&mut out, "picket_store_bytes", "gauge", "Size of the history store on disk.");
         let _ = writeln!(out, "picket_store_bytes {bytes}");
     }
+    notify_families(&mut out, shared);
     header(&mut out, "picket_start_time_seconds", "gauge", "When the daemon started.");
     let _ = writeln!(out, "picket_start_time_seconds {}", shared.started.timestamp());
     flush(&mut out, true);
+}
+
+/// The outbox and recovery families.
+fn notify_families(out: &mut String, shared: &Shared) {
+    match shared.journal.counts() {
+        Ok(c) => {
+            header(out, "picket_notifications", "gauge", "Notifications in the outbox by state (pending: not yet delivered; failed: given up).");
+            for (state, n) in [("pending", c.pending), ("delivered", c.delivered), ("failed", c.failed), ("suppressed", c.suppressed)] {
+                let _ = writeln!(out, "picket_notifications{{state=\"{state}\"}} {n}");
+            }
+        }
+        Err(e) => tracing::warn!("cannot count the outbox for /metrics: {e}"),
+    }
+    let s = &shared.notify_stats;
+    let per_channel = [
+        ("picket_notifications_delivered_total", "Notifications delivered, by channel.", &s.delivery.delivered),
+        ("picket_notification_attempts_failed_total", "Delivery attempts that failed (each retry counts), by channel.", &s.delivery.failed_attempts),
+        ("picket_notifications_failed_total", "Notifications given up on (refused, or retried past give_up_after), by channel.", &s.delivery.given_up),
+    ];
+    for (name, help, m) in per_channel {
+        header(out, name, "counter", help);
+        for (ch, n) in m.lock().expect("lock").iter() {
+            let _ = writeln!(out, "{name}{{channel=\"{}\"}} {n}", label(ch));
+        }
+    }
+    header(out, "picket_recovery_attempts_total", "counter", "Recovery actions run, by check and outcome (ok, failed, timeout, error).");
+    for ((check, outcome), n) in s.recoveries.lock().expect("lock").iter() {
+        let _ = writeln!(out, "picket_recovery_attempts_total{{check=\"{}\",outcome=\"{outcome}\"}} {n}", label(check));
+    }
+    header(out, "picket_recovery_gave_up_total", "counter", "Incidents whose recovery budget was spent while still failing, by check.");
+    for (check, n) in s.gave_up.lock().expect("lock").iter() {
+        let _ = writeln!(out, "picket_recovery_gave_up_total{{check=\"{}\"}} {n}", label(check));
+    }
 }
 
 /// The whole exposition as one string (tests, small configurations).

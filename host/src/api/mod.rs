@@ -12,6 +12,11 @@
 //! | `GET /api/v1/incidents?open=true` | incidents, newest first |
 //! | `GET /api/v1/status` | config files, last reload and its errors |
 //! | `POST /api/v1/reload` | reload the check files (as SIGHUP does) |
+//! | `GET /api/v1/notifications?state=pending&limit=100` | the outbox, newest first: pending, delivered, failed, suppressed (with why) |
+//! | `GET /api/v1/recoveries?check=NAME` | recovery attempts, their output and outcome |
+//! | `GET /api/v1/silences` | silences in force |
+//! | `POST /api/v1/silences` | `{"check": "app-*", "for": "1h", "reason": "deploy", "by": "alice"}` |
+//! | `DELETE /api/v1/silences/{id}` | end a silence now |
 //!
 //! `since` is a duration back from now (`15m`, `24h`, `7d`), an RFC 3339 time, or
 //! milliseconds since the epoch.
@@ -23,7 +28,7 @@ use std::sync::Arc;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -43,6 +48,10 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/api/v1/incidents", get(incidents))
         .route("/api/v1/status", get(status))
         .route("/api/v1/reload", post(reload))
+        .route("/api/v1/notifications", get(notifications))
+        .route("/api/v1/recoveries", get(recoveries))
+        .route("/api/v1/silences", get(silences).post(add_silence))
+        .route("/api/v1/silences/{id}", delete(end_silence))
         .with_state(daemon)
 }
 
@@ -288,4 +297,100 @@ async fn reload(State(d): State<Arc<Daemon>>) -> Response {
     let outcome = d.reload().await;
     let code = if outcome.ok { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
     (code, Json(outcome)).into_response()
+}
+
+async fn journal<T: Send + 'static>(
+    d: &Daemon,
+    f: impl FnOnce(&crate::store::journal::Journal) -> rusqlite::Result<T> + Send + 'static,
+) -> ApiResult<T> {
+    let j = d.notifier.journal.clone();
+    match tokio::task::spawn_blocking(move || f(&j)).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+        Err(e) => Err(ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+    }
+}
+
+#[derive(Deserialize)]
+struct NotificationQuery {
+    state: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn notifications(State(d): State<Arc<Daemon>>, Query(q): Query<NotificationQuery>) -> ApiResult<Json<serde_json::Value>> {
+    if let Some(s) = q.state.as_deref().filter(|s| !["pending", "delivered", "failed", "suppressed"].contains(s)) {
+        return Err(ApiError(StatusCode::BAD_REQUEST, format!("state={s:?}: use pending, delivered, failed or suppressed")));
+    }
+    let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
+    let (rows, counts) = journal(&d, move |j| Ok((j.notifications(q.state.as_deref(), limit)?, j.counts()?))).await?;
+    let rows: Vec<serde_json::Value> = rows
+        .into_iter()
+        .map(|r| {
+            let mut v = serde_json::to_value(&r).unwrap_or_default();
+            v["notification"] = serde_json::from_str(&r.body).unwrap_or_default();
+            v
+        })
+        .collect();
+    Ok(Json(json!({
+        "counts": { "pending": counts.pending, "delivered": counts.delivered, "failed": counts.failed, "suppressed": counts.suppressed },
+        "notifications": rows,
+    })))
+}
+
+#[derive(Deserialize)]
+struct RecoveryQuery {
+    check: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn recoveries(State(d): State<Arc<Daemon>>, Query(q): Query<RecoveryQuery>) -> ApiResult<Json<serde_json::Value>> {
+    let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
+    let rows = journal(&d, move |j| j.recoveries(q.check.as_deref(), limit)).await?;
+    Ok(Json(json!({ "recoveries": rows })))
+}
+
+async fn silences(State(d): State<Arc<Daemon>>) -> ApiResult<Json<serde_json::Value>> {
+    let rows = journal(&d, |j| j.silences(crate::store::now_ms())).await?;
+    Ok(Json(json!({ "silences": rows })))
+}
+
+#[derive(Deserialize)]
+struct NewSilence {
+    check: String,
+    #[serde(rename = "for")]
+    duration: String,
+    reason: String,
+    by: Option<String>,
+}
+
+async fn add_silence(State(d): State<Arc<Daemon>>, body: Result<Json<NewSilence>, axum::extract::rejection::JsonRejection>) -> ApiResult<Response> {
+    let Json(s) = body.map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("{e}; send {{\"check\": \"NAME or pattern\", \"for\": \"1h\", \"reason\": \"...\"}}")))?;
+    let d_for = crate::units::parse_duration(&s.duration).map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("for: {e}")))?;
+    if d_for.is_zero() || d_for > std::time::Duration::from_secs(90 * 86400) {
+        return Err(ApiError(StatusCode::BAD_REQUEST, "for: give a duration from 1s to 90d".into()));
+    }
+    if s.reason.trim().is_empty() {
+        return Err(ApiError(StatusCode::BAD_REQUEST, "reason: say why (it is shown with every held notification)".into()));
+    }
+    // A name (not a pattern) must exist, so a typo does not silence nothing for an hour.
+    if !s.check.contains('*') {
+        known(&d, &s.check)?;
+    }
+    let now = crate::store::now_ms();
+    let by = s.by.clone().filter(|b| !b.trim().is_empty()).unwrap_or_else(|| "api".into());
+    let until = now + d_for.as_millis() as i64;
+    let (check, reason) = (s.check.clone(), s.reason.clone());
+    let silence = journal(&d, move |j| j.add_silence(&check, until, &reason, &by, now)).await?;
+    tracing::info!(check = %silence.check, until = %silence.until, by = %silence.by, "silence added: {}", silence.reason);
+    let _ = d.notifier.msgs.send(crate::notify::service::Msg::SilencesChanged);
+    Ok((StatusCode::CREATED, Json(silence)).into_response())
+}
+
+async fn end_silence(State(d): State<Arc<Daemon>>, Path(id): Path<i64>) -> ApiResult<Json<serde_json::Value>> {
+    let now = crate::store::now_ms();
+    if !journal(&d, move |j| j.end_silence(id, now)).await? {
+        return Err(ApiError(StatusCode::NOT_FOUND, format!("no silence {id}")));
+    }
+    let _ = d.notifier.msgs.send(crate::notify::service::Msg::SilencesChanged);
+    Ok(Json(json!({ "ended": id })))
 }

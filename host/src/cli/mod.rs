@@ -5,6 +5,7 @@ mod check;
 pub mod exit;
 mod plugin;
 mod run;
+mod silence;
 mod validate;
 
 use std::path::PathBuf;
@@ -42,6 +43,8 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Run the checks on their schedules: the daemon, with history, API and /metrics.
     Run(run::RunArgs),
+    /// Hold a check's notifications for a while (through the daemon's API).
+    Silence(silence::SilenceArgs),
     /// Validate check files without running them.
     Validate(validate::ValidateArgs),
     /// Inspect and list plugins.
@@ -75,6 +78,7 @@ pub fn run(cli: Cli) -> u8 {
             Command::Check(args) => check::run(args, &cli.global).await,
             Command::Run(args) => run::run(args, &cli.global).await,
             Command::Validate(args) => validate::run(args, &cli.global).await,
+            Command::Silence(args) => silence::run(args).await,
             Command::Plugin(cmd) => plugin::run(cmd, &cli.global).await,
         }
     })

@@ -17,12 +17,12 @@ use crate::sandbox::{Grant, Grants, Limits, TlsOptions};
 use crate::threshold::{Range, Threshold};
 use crate::units::{parse_duration, parse_size};
 
-const TOP_KEYS: &[&str] = &["defaults", "check", "daemon"];
+const TOP_KEYS: &[&str] = &["defaults", "check", "daemon", "notify", "route", "maintenance"];
 const DEFAULT_KEYS: &[&str] =
     &["timeout", "memory", "output", "every", "cron", "retry_every", "timezone", "alert"];
 const CHECK_KEYS: &[&str] = &[
     "name", "plugin", "target", "sha256", "thresholds", "timeout", "memory", "output", "allow", "tls", "description",
-    "every", "cron", "retry_every", "timezone", "alert", "depends_on", "forecast",
+    "every", "cron", "retry_every", "timezone", "alert", "depends_on", "forecast", "runbook", "recover",
 ];
 
 /// What `[defaults]` sets for the checks of its file.
@@ -40,17 +40,21 @@ fn entries<'t, 'i>(t: &'t DeTable<'i>) -> impl Iterator<Item = (&'t str, std::op
 pub struct FileContents {
     pub checks: Vec<CheckSpec>,
     pub daemon: Option<DaemonSettings>,
+    pub notify: super::notify::Parts,
     pub errors: Vec<ConfigError>,
 }
 
 /// Loads one file.
 pub async fn load_file(path: &Path, text: &str, plugins: &Plugins) -> FileContents {
     let mut doc = Doc::new(path, text);
-    let Some(root) = doc.parse() else { return FileContents { checks: Vec::new(), daemon: None, errors: doc.errors } };
+    let Some(root) = doc.parse() else {
+        return FileContents { checks: Vec::new(), daemon: None, notify: Default::default(), errors: doc.errors };
+    };
     let root = root.into_inner();
 
     let mut defaults = Defaults::default();
     let mut daemon = None;
+    let mut notify = super::notify::Parts::default();
     let mut check_values = Vec::new();
     for (key, span, v) in entries(&root) {
         match key {
@@ -65,6 +69,12 @@ pub async fn load_file(path: &Path, text: &str, plugins: &Plugins) -> FileConten
                 }
                 other => doc.error(v.span(), format!("`daemon` must be a table, not {}", type_name(other))),
             },
+            "notify" | "route" => match v.get_ref() {
+                DeValue::Table(t) if key == "notify" => super::notify::parse_channels(&mut doc, t, &mut notify),
+                DeValue::Table(t) => super::notify::parse_routes(&mut doc, t, &mut notify),
+                other => doc.error(v.span(), format!("`{key}` must be written [{key}.NAME], not {}", type_name(other))),
+            },
+            "maintenance" => super::notify::parse_maintenance(&mut doc, v, &mut notify),
             "check" => match v.get_ref() {
                 DeValue::Array(items) => check_values.extend(items.iter()),
                 other => doc.error(v.span(), format!("`check` must be written [[check]], not {}", type_name(other))),
@@ -84,7 +94,7 @@ pub async fn load_file(path: &Path, text: &str, plugins: &Plugins) -> FileConten
             other => doc.error(v.span(), format!("each [[check]] must be a table, not {}", type_name(other))),
         }
     }
-    FileContents { checks, daemon, errors: doc.errors }
+    FileContents { checks, daemon, notify, errors: doc.errors }
 }
 
 /// Reads the limit keys shared by `[defaults]` and `[[check]]`; returns whether `key` was one.
@@ -227,6 +237,8 @@ async fn parse_check(
     let mut depends_on = Vec::new();
     let mut forecast_value = None;
     let mut description = None;
+    let mut runbook = None;
+    let mut recover = None;
     let mut grants: Vec<Grant> = Vec::new();
     let mut tls = TlsOptions::default();
     let mut params = BTreeMap::new();
@@ -238,6 +250,8 @@ async fn parse_check(
         match key {
             "name" | "target" | "plugin" | "sha256" => {}
             "description" => description = string(doc, &ctx, key, v),
+            "runbook" => runbook = string(doc, &ctx, key, v),
+            "recover" => recover = super::notify::parse_recover(doc, &ctx, v),
             "depends_on" => depends_on = parse_depends_on(doc, &ctx, v),
             "forecast" => forecast_value = Some(v),
             "thresholds" => threshold_value = Some(v),
@@ -298,7 +312,7 @@ async fn parse_check(
     // What decides whether a reload changed this check: everything it runs with.
     let fingerprint = crate::engine::sha256_hex(
         format!(
-            "{:?}|{}|{}|{:?}|{:?}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+            "{:?}|{}|{}|{:?}|{:?}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
             plugin.as_ref().map(|p| p.sha256.clone()).map_err(|f| f.to_string()),
             target,
             params_json,
@@ -311,6 +325,9 @@ async fn parse_check(
             forecasts,
             grants,
             tls,
+            runbook,
+            recover,
+            timing.route,
         )
         .as_bytes(),
     );
@@ -331,6 +348,9 @@ async fn parse_check(
         schedule,
         retry_every,
         alert: timing.alert,
+        route: timing.route.clone(),
+        runbook,
+        recover,
         depends_on,
         forecasts,
         fingerprint,
@@ -449,7 +469,7 @@ fn validate_params(
 
 /// A secret: `{ env = "VAR" }`, `{ file = "path" }` (relative to the check file; one
 /// trailing newline dropped), or a literal string. Error messages never contain the value.
-fn resolve_secret(doc: &Doc<'_>, v: &Value<'_>) -> Result<String, String> {
+pub(super) fn resolve_secret(doc: &Doc<'_>, v: &Value<'_>) -> Result<String, String> {
     let help = "expected { env = \"VAR\" }, { file = \"path\" } or a string";
     match v.get_ref() {
         DeValue::String(s) => Ok(s.to_string()),

@@ -24,6 +24,7 @@ mod check;
 mod daemon;
 mod doc;
 mod error;
+mod notify;
 mod policy;
 
 use std::path::{Path, PathBuf};
@@ -31,7 +32,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use daemon::{DEFAULT_LISTEN, DaemonSettings};
-pub use error::{ConfigError, ConfigErrors};
+pub use error::{ConfigError, ConfigErrors, suggestion};
 pub use policy::{AlertPolicy, ForecastSpec};
 
 use crate::plugin::{Loaded, Plugins};
@@ -46,6 +47,8 @@ pub struct Plan {
     pub checks: Vec<Arc<CheckSpec>>,
     pub files: Vec<PathBuf>,
     pub daemon: DaemonSettings,
+    /// Channels, routes and maintenance windows.
+    pub notify: Arc<crate::notify::router::NotifyPlan>,
 }
 
 /// One check, ready to run.
@@ -74,6 +77,12 @@ pub struct CheckSpec {
     /// How often it is re-checked while pending.
     pub retry_every: Duration,
     pub alert: AlertPolicy,
+    /// `alert.route`: the route for all its notifications (else by severity).
+    pub route: Option<String>,
+    /// A link for whoever is paged.
+    pub runbook: Option<String>,
+    /// What to do when its incident opens.
+    pub recover: Option<crate::recovery::RecoverSpec>,
     /// Checks whose failure inhibits this one's incidents; all exist, no cycles.
     pub depends_on: Vec<String>,
     /// Derived metrics, computed from history by the daemon.
@@ -163,6 +172,9 @@ impl CheckSpec {
             retry_every: Duration::from_secs(10),
             schedule,
             alert: AlertPolicy::default(),
+            route: None,
+            runbook: None,
+            recover: None,
             depends_on: Vec::new(),
             forecasts: Vec::new(),
             fingerprint: crate::engine::sha256_hex(name.as_bytes()),
@@ -257,6 +269,7 @@ pub async fn load(path: &Path, plugins: &Plugins) -> Result<Plan, ConfigErrors> 
     let mut checks: Vec<Arc<CheckSpec>> = Vec::new();
     let mut settings: Option<DaemonSettings> = None;
     let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut notify_parts = Vec::new();
     for file in &files {
         let text = match std::fs::read_to_string(file) {
             Ok(t) => t,
@@ -267,6 +280,7 @@ pub async fn load(path: &Path, plugins: &Plugins) -> Result<Plan, ConfigErrors> 
         };
         let contents = check::load_file(file, &text, plugins).await;
         errors.extend(contents.errors);
+        notify_parts.push(contents.notify);
         if let Some(d) = contents.daemon {
             match &settings {
                 Some(first) => {
@@ -302,6 +316,15 @@ pub async fn load(path: &Path, plugins: &Plugins) -> Result<Plan, ConfigErrors> 
         }
     }
     errors.extend(dependency_problems(&checks));
+    let check_routes: Vec<(PathBuf, usize, String, String)> =
+        checks.iter().filter_map(|c| Some((c.file.clone(), c.line, c.name.clone(), c.route.clone()?))).collect();
+    let notify = match notify::assemble(notify_parts, &check_routes) {
+        Ok(p) => p,
+        Err(e) => {
+            errors.extend(e);
+            Default::default()
+        }
+    };
     if errors.is_empty() && checks.is_empty() {
         errors.push(ConfigError { file: path.to_path_buf(), line: 0, column: 0, message: "no [[check]] tables found".into() });
     }
@@ -311,7 +334,7 @@ pub async fn load(path: &Path, plugins: &Plugins) -> Result<Plan, ConfigErrors> 
         errors.sort_by_key(|e| (order(e), e.line, e.column));
         return Err(ConfigErrors(errors));
     }
-    Ok(Plan { checks, files, daemon: settings.unwrap_or_default() })
+    Ok(Plan { checks, files, daemon: settings.unwrap_or_default(), notify: Arc::new(notify) })
 }
 
 /// `depends_on` names that do not exist, and cycles (which would inhibit each other forever).

@@ -30,7 +30,7 @@ impl Default for AlertPolicy {
     }
 }
 
-const ALERT_KEYS: &[&str] = &["after", "resolve_after", "flap_changes", "flap_window"];
+const ALERT_KEYS: &[&str] = &["after", "resolve_after", "flap_changes", "flap_window", "route"];
 
 /// A derived metric: when `metric`'s least-squares trend over `window` reaches `reaches`.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,11 +63,13 @@ pub struct Timing {
     pub retry_every: Option<Duration>,
     pub zone: Zone,
     pub alert: AlertPolicy,
+    /// `alert.route`: the route for every severity of this check.
+    pub route: Option<String>,
 }
 
 impl Default for Timing {
     fn default() -> Timing {
-        Timing { every: None, cron: None, retry_every: None, zone: Zone::Local, alert: AlertPolicy::default() }
+        Timing { every: None, cron: None, retry_every: None, zone: Zone::Local, alert: AlertPolicy::default(), route: None }
     }
 }
 
@@ -123,6 +125,10 @@ impl Timing {
             };
             match key {
                 "after" => self.alert.after = count(doc).unwrap_or(self.alert.after),
+                "route" => match v.get_ref().as_str() {
+                    Some(r) => self.route = Some(r.to_string()),
+                    None => doc.error(v.span(), format!("{ctx}, field `alert.route`: expected a route name such as \"database\"")),
+                },
                 "resolve_after" => self.alert.resolve_after = count(doc).unwrap_or(self.alert.resolve_after),
                 "flap_changes" => match count(doc) {
                     Some(n) if n >= 2 => self.alert.flap_changes = n,

@@ -139,10 +139,16 @@ pub struct Shared {
     pub next_incident: AtomicU64,
     pub config: Mutex<ConfigStatus>,
     pub started: DateTime<Utc>,
+    /// Checks whose recovery action ran lately: failures before this time are recorded
+    /// but not counted (the action and its `recheck_after` are one attempt, not many).
+    pub grace: Mutex<HashMap<String, DateTime<Utc>>>,
+    /// The outbox, silences and recovery attempts.
+    pub journal: Arc<crate::store::journal::Journal>,
+    pub notify_stats: Arc<crate::notify::service::Stats>,
 }
 
 impl Shared {
-    pub fn new(store: Option<Arc<Store>>, next_incident: u64) -> Shared {
+    pub fn new(store: Option<Arc<Store>>, journal: Arc<crate::store::journal::Journal>, next_incident: u64) -> Shared {
         Shared {
             checks: Mutex::new(BTreeMap::new()),
             counters: Counters::default(),
@@ -152,6 +158,9 @@ impl Shared {
             next_incident: AtomicU64::new(next_incident.max(1)),
             config: Mutex::new(ConfigStatus { loaded_at: Utc::now(), files: Vec::new(), checks: 0, last_reload: None }),
             started: Utc::now(),
+            grace: Mutex::new(HashMap::new()),
+            journal,
+            notify_stats: Default::default(),
         }
     }
 
@@ -225,13 +234,20 @@ impl Shared {
     /// Takes one result into the state machine, history, events and metrics. Returns the
     /// check's phase afterwards (the scheduler retries sooner while pending).
     pub fn absorb(&self, spec: &CheckSpec, result: &CheckResult, at: DateTime<Utc>) -> Option<Phase> {
+        // A failure during a recovery's grace is history, not another strike.
+        let in_grace = result.status != Status::Ok
+            && self.grace.lock().expect("lock").get(&spec.name).is_some_and(|until| at < *until);
         let (events, state, phase) = {
             let mut checks = self.checks.lock().expect("lock");
             let parents_down = spec.depends_on.iter().any(|p| checks.get(p).is_some_and(|c| c.state.is_down()));
             // Removed or replaced by a reload while it ran: its result belongs to no one.
             let live = checks.get_mut(&spec.name).filter(|l| l.spec.fingerprint == spec.fingerprint)?;
             let obs = Observation { check: &spec.name, status: result.status, summary: &result.summary, at, parents_down };
-            let events = live.state.observe(obs, &spec.alert, &mut || self.next_incident.fetch_add(1, Ordering::Relaxed));
+            let events = if in_grace {
+                Vec::new()
+            } else {
+                live.state.observe(obs, &spec.alert, &mut || self.next_incident.fetch_add(1, Ordering::Relaxed))
+            };
             live.durations.observe(result.duration.as_secs_f64());
             live.last = Some(LastResult {
                 at,

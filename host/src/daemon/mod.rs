@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! Plan ─▶ scheduler ─▶ runner/sandbox ─▶ CheckResult ─▶ Shared::absorb ─▶ state machine
-//!                                                          │            ├─▶ events (broadcast) ─▶ log sink, notify…
+//!                                                          │            ├─▶ events (broadcast) ─▶ log sink
+//!                                                          │            │      └─▶ responder: recovery + router ─▶ outbox ─▶ delivery
 //!                                                          │            └─▶ store (results, state, incidents)
 //!                                                          └─▶ live view ─▶ API, /metrics
 //! ```
@@ -29,7 +30,10 @@ use crate::forecast::Series;
 use crate::plugin::Plugins;
 use crate::result::CheckResult;
 use crate::runner::Runner;
+use crate::notify::delivery::{Delivery, http_client};
+use crate::notify::service::{Notifier, Responder};
 use crate::store::Store;
+use crate::store::journal::Journal;
 use live::{ConfigStatus, ReloadOutcome, Shared};
 use scheduler::{Control, Execute, Scheduler};
 
@@ -75,6 +79,7 @@ pub struct Daemon {
     settings: DaemonSettings,
     ctl: mpsc::UnboundedSender<Control>,
     reload_lock: tokio::sync::Mutex<()>,
+    pub notifier: Notifier,
 }
 
 /// What `picket run` starts from.
@@ -130,6 +135,7 @@ impl Daemon {
         let (added, removed) = self.shared.install(&plan.checks, &mut restored);
         seed_forecasts(&self.shared, &plan.checks).await;
         let _ = self.ctl.send(Control::Reload(plan.checks.clone()));
+        self.notifier.plan.send_replace(plan.notify.clone());
         if plan.daemon.listen != self.settings.listen || plan.daemon.store != self.settings.store {
             tracing::warn!("[daemon] listen and store take effect on restart, not on reload");
         }
@@ -175,9 +181,13 @@ pub async fn run(
         Some(s) => s.restore()?,
         None => Default::default(),
     };
+    let journal = Arc::new(match &opts.store {
+        Some(path) => Journal::open(path)?,
+        None => Journal::memory(),
+    });
     let mut states = restored.states;
     let resumed = states.values().filter(|s| s.incident.is_some()).count();
-    let shared = Arc::new(Shared::new(store.clone(), restored.next_incident));
+    let shared = Arc::new(Shared::new(store.clone(), journal.clone(), restored.next_incident));
     shared.install(&plan.checks, &mut states);
     *shared.config.lock().expect("lock") =
         ConfigStatus { loaded_at: Utc::now(), files: file_list(&plan), checks: plan.checks.len(), last_reload: None };
@@ -205,6 +215,29 @@ pub async fn run(
         })
         .map_err(DaemonError::Signals)?;
 
+    // Notifications and recovery: the responder follows the events, delivery the outbox.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (plan_tx, plan_rx) = tokio::sync::watch::channel(plan.notify.clone());
+    let (msgs_tx, msgs_rx) = mpsc::unbounded_channel();
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let http = http_client();
+    let notifier = Notifier { journal: journal.clone(), plan: Arc::new(plan_tx), msgs: msgs_tx.clone(), stats: shared.notify_stats.clone() };
+    let responder = Responder {
+        shared: shared.clone(),
+        journal: journal.clone(),
+        plan: plan_rx.clone(),
+        events: shared.events.subscribe(),
+        msgs: msgs_rx,
+        msgs_tx,
+        ctl: ctl_tx.clone(),
+        wake: wake.clone(),
+        stats: shared.notify_stats.clone(),
+        http: http.clone(),
+    };
+    let responder = tokio::spawn(responder.run(stop_rx.clone()));
+    let delivery = Delivery { journal: journal.clone(), plan: plan_rx, wake, stats: shared.notify_stats.clone(), http };
+    let delivery = tokio::spawn(delivery.run(stop_rx));
+
     let daemon = Arc::new(Daemon {
         shared: shared.clone(),
         plugins,
@@ -212,6 +245,7 @@ pub async fn run(
         settings: settings.clone(),
         ctl: ctl_tx.clone(),
         reload_lock: tokio::sync::Mutex::new(()),
+        notifier,
     });
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
@@ -231,6 +265,7 @@ pub async fn run(
 
     let maintenance = store.clone().map(|s| {
         let (keep_results, keep_rollups) = (settings.keep_results, settings.keep_rollups);
+        let journal = journal.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(MAINTENANCE_EVERY);
             loop {
@@ -238,6 +273,11 @@ pub async fn run(
                 match s.maintain(crate::store::now_ms(), keep_results, keep_rollups).await {
                     Ok(m) => tracing::info!(?m, bytes = s.size_bytes(), "history maintained"),
                     Err(e) => tracing::warn!("history maintenance: {e}"),
+                }
+                // Finished notifications and recovery attempts are kept as long as results.
+                let (j, before) = (journal.clone(), crate::store::now_ms() - keep_results.as_millis() as i64);
+                if let Ok(Err(e)) = tokio::task::spawn_blocking(move || j.prune(before)).await {
+                    tracing::warn!("journal maintenance: {e}");
                 }
             }
         })
@@ -247,6 +287,10 @@ pub async fn run(
     tracing::info!("shutting down");
     let _ = ctl_tx.send(Control::Stop);
     let _ = sched_done.await;
+    // Pending notifications stay in the outbox for the next start; sends on the wire finish.
+    let _ = stop_tx.send(true);
+    let _ = responder.await;
+    let _ = tokio::time::timeout(Duration::from_secs(35), delivery).await;
     let _ = api_stop_tx.send(());
     let _ = tokio::time::timeout(Duration::from_secs(5), api).await;
     if let Some(m) = maintenance {

@@ -34,6 +34,8 @@ pub enum Control {
     Reload(Vec<Arc<CheckSpec>>),
     /// Run `check` again at the given time, if it is still the same generation.
     Retry { check: String, generation: u64, at: Instant },
+    /// Run `check` at `at` whatever its generation (a recovery's recheck).
+    RunAt { check: String, at: Instant },
     /// Stop scheduling; running checks get the grace period.
     Stop,
 }
@@ -124,6 +126,11 @@ impl<E: Execute> Scheduler<E> {
                     Some(Control::Reload(specs)) => self.load(specs),
                     Some(Control::Retry { check, generation, at }) => {
                         if let Some(slot) = self.slots.get(&check).filter(|s| s.generation == generation && at < s.next_due) {
+                            self.heap.push(Reverse((at, slot.generation, Turn::Retry, check)));
+                        }
+                    }
+                    Some(Control::RunAt { check, at }) => {
+                        if let Some(slot) = self.slots.get(&check).filter(|s| at < s.next_due) {
                             self.heap.push(Reverse((at, slot.generation, Turn::Retry, check)));
                         }
                     }
@@ -224,7 +231,7 @@ mod tests {
     }
 
     fn start(script: &Arc<Script>, specs: Vec<Arc<CheckSpec>>) -> (Arc<Shared>, mpsc::UnboundedSender<Control>) {
-        let shared = Arc::new(Shared::new(None, 1));
+        let shared = Arc::new(Shared::new(None, Arc::new(crate::store::journal::Journal::memory()), 1));
         shared.install(&specs, &mut HashMap::new());
         let (tx, rx) = mpsc::unbounded_channel();
         let mut s = Scheduler::new(script.clone(), shared.clone(), 64, tx.clone());

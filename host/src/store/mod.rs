@@ -6,6 +6,7 @@
 //! never wait for the disk. Readers (the API, restore) use their own connection, which WAL
 //! lets run alongside the writer. A `kill -9` loses at most the batch being written.
 
+pub mod journal;
 mod maintain;
 mod schema;
 mod writer;

@@ -1,6 +1,8 @@
 //! Shared helpers: one sandbox for the whole test binary, check files in temp dirs,
 //! the `picket` binary with a shared compile cache, and loopback servers.
 
+pub mod alertmanager;
+pub mod capture;
 pub mod daemon;
 pub mod postgres;
 pub mod prometheus;

@@ -1,0 +1,693 @@
+//! Who hears about what, and when: events and recovery outcomes in, [`Outgoing`]
+//! notifications out. Pure — the clock, silences and plan are passed in — so cooldown,
+//! reminders, escalation, inhibition and silences are tested by moving time by hand.
+//!
+//! Per open incident the router remembers which channels were told (so "resolved" goes to
+//! exactly those), why it is held back if it is (inhibited, silenced, maintenance,
+//! cooldown), and when the next reminder and the escalation are due. Held notifications
+//! are still written to the outbox, as `suppressed` with the reason: held back, not lost.
+//! When the reason goes away while the incident is still open (the parent recovers, the
+//! silence ends), the trigger is sent then.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::quiet::{self, Maintenance};
+use super::{Channel, NoteKind, Notification, Value};
+use crate::events::{Event, EventKind};
+use crate::result::Status;
+use crate::store::journal::Silence;
+
+/// The default warning cooldown: the seed runbooks' "warnings to Slack at most once per
+/// 6 hours per check".
+pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(6 * 3600);
+
+/// `[route.NAME]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Route {
+    pub name: String,
+    /// Channel names (`[notify.NAME]`), all existing.
+    pub notify: Vec<String>,
+    /// After a warning is sent for a check, its next warnings within this time are held.
+    pub cooldown: Duration,
+    pub remind: Option<Remind>,
+    pub escalate: Option<Escalate>,
+    /// Send "resolved" to the channels that were told (default true).
+    pub resolved: bool,
+}
+
+/// Reminders while still failing: after `every`, then each gap `backoff` times the last,
+/// up to `max`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Remind {
+    pub every: Duration,
+    pub backoff: f64,
+    pub max: Duration,
+}
+
+/// Not resolved `after` the first notification: tell route `to` as well.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Escalate {
+    pub after: Duration,
+    pub to: String,
+}
+
+/// The notification half of a [`crate::config::Plan`]: `[notify.*]`, `[route.*]`,
+/// `[[maintenance]]`.
+#[derive(Debug, Clone, Default)]
+pub struct NotifyPlan {
+    pub channels: BTreeMap<String, Channel>,
+    pub routes: BTreeMap<String, Route>,
+    pub maintenance: Vec<Maintenance>,
+}
+
+impl NotifyPlan {
+    /// The route for a check at a severity: its own (`alert.route`), else the one named
+    /// after the severity; unknown falls back to critical.
+    pub fn route_for(&self, own: Option<&str>, severity: Status) -> Option<&Route> {
+        if let Some(r) = own {
+            return self.routes.get(r);
+        }
+        match severity {
+            Status::Unknown => self.routes.get("unknown").or_else(|| self.routes.get("critical")),
+            s => self.routes.get(s.as_str()),
+        }
+    }
+}
+
+/// What the router needs to know about a check besides the event.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CheckInfo {
+    pub plugin: String,
+    pub target: String,
+    pub description: Option<String>,
+    pub runbook: Option<String>,
+    /// `alert.route`.
+    pub route: Option<String>,
+    /// The last result's metrics against their thresholds.
+    pub values: Vec<Value>,
+    pub parents: Vec<String>,
+}
+
+pub enum Input {
+    Event(Event, CheckInfo),
+    /// A recovery attempt ran for the incident (the count goes into later notifications).
+    Recovered { check: String, incident: u64, attempts: u32 },
+    /// The recovery budget is spent: raise it on the critical route.
+    GaveUp { check: String, incident: u64, attempts: u32, at: DateTime<Utc> },
+}
+
+/// One notification for one channel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outgoing {
+    pub channel: String,
+    pub note: Notification,
+    /// Held back (and why): written to the outbox as suppressed, never sent.
+    pub suppressed: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+enum Hold {
+    Inhibited,
+    Quiet,
+    Cooldown,
+    NoRoute,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Tracked {
+    /// The latest facts (summary, values, severity), used for reminders and "resolved".
+    note: Notification,
+    inhibited: bool,
+    hold: Option<Hold>,
+    /// Channels told of the incident, which will hear it resolved.
+    told: BTreeSet<String>,
+    /// Channels told that recovery gave up.
+    told_gave_up: BTreeSet<String>,
+    next_reminder: Option<DateTime<Utc>>,
+    reminder_gap_s: f64,
+    escalate_at: Option<DateTime<Utc>>,
+    escalated: bool,
+}
+
+/// The router's memory, persisted in the journal after every change.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Router {
+    incidents: BTreeMap<String, Tracked>,
+    /// When a warning was last sent per check (the cooldown clock).
+    last_warning: BTreeMap<String, DateTime<Utc>>,
+    #[serde(skip)]
+    source: String,
+}
+
+pub fn dedup_key(check: &str, incident: u64) -> String {
+    format!("picket/{check}/{incident}")
+}
+
+fn after(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    t + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::days(3650))
+}
+
+/// Everything the router reads besides its own memory.
+pub struct World<'a> {
+    pub now: DateTime<Utc>,
+    pub plan: &'a NotifyPlan,
+    pub silences: &'a [Silence],
+}
+
+impl World<'_> {
+    fn quiet(&self, check: &str) -> Option<String> {
+        quiet::reason(check, self.now, self.silences, &self.plan.maintenance)
+    }
+
+    /// Outgoing copies of `note` for every channel of `route` that wants its kind.
+    fn fan_out(&self, route: &Route, note: &Notification, suppressed: Option<&str>, out: &mut Vec<Outgoing>) -> BTreeSet<String> {
+        let mut told = BTreeSet::new();
+        for name in &route.notify {
+            let Some(ch) = self.plan.channels.get(name) else { continue };
+            if !ch.provider.wants(note.kind) {
+                continue;
+            }
+            let mut note = note.clone();
+            note.route = route.name.clone();
+            out.push(Outgoing { channel: name.clone(), note, suppressed: suppressed.map(str::to_string) });
+            told.insert(name.clone());
+        }
+        told
+    }
+}
+
+impl Router {
+    pub fn new(source: String) -> Router {
+        Router { source, ..Router::default() }
+    }
+
+    /// A router restored from the journal.
+    pub fn restore(json: &str, source: String) -> Router {
+        match serde_json::from_str::<Router>(json) {
+            Ok(mut r) => {
+                r.source = source;
+                r
+            }
+            Err(e) => {
+                tracing::warn!("cannot read the router's saved timers, starting afresh: {e}");
+                Router::new(source)
+            }
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("router serializes")
+    }
+
+    pub fn open_incidents(&self) -> usize {
+        self.incidents.len()
+    }
+
+    fn note(&self, kind: NoteKind, e: &Event, info: &CheckInfo, since: DateTime<Utc>) -> Notification {
+        make_note(&self.source, kind, e, info, since)
+    }
+
+    /// Why this incident should be held right now, in order of precedence.
+    fn hold_reason(&self, t: &Tracked, own_route: Option<&str>, w: &World<'_>) -> Option<(Hold, String)> {
+        if t.inhibited {
+            return Some((Hold::Inhibited, "inhibited: a check it depends on is down".into()));
+        }
+        if let Some(q) = w.quiet(&t.note.check) {
+            return Some((Hold::Quiet, q));
+        }
+        let route = w.plan.route_for(own_route, t.note.severity)?;
+        if t.note.severity == Status::Warning
+            && let Some(last) = self.last_warning.get(&t.note.check)
+            && w.now < after(*last, route.cooldown)
+        {
+            return Some((Hold::Cooldown, format!("cooldown: a warning for this check was sent at {}", last.to_rfc3339())));
+        }
+        None
+    }
+
+    /// Sends the trigger for `t` (or records it held); returns the outgoing rows.
+    fn trigger(&mut self, check: &str, own_route: Option<&str>, w: &World<'_>, out: &mut Vec<Outgoing>) {
+        let Some(mut t) = self.incidents.remove(check) else { return };
+        let Some(route) = w.plan.route_for(own_route, t.note.severity).cloned() else {
+            t.hold = Some(Hold::NoRoute);
+            self.incidents.insert(check.to_string(), t);
+            return;
+        };
+        let mut note = t.note.clone();
+        note.kind = NoteKind::Trigger;
+        match self.hold_reason(&t, own_route, w) {
+            Some((hold, why)) => {
+                // Recorded once per hold, not on every still-failing result.
+                if t.hold != Some(hold) {
+                    w.fan_out(&route, &note, Some(&why), out);
+                }
+                t.hold = Some(hold);
+            }
+            None => {
+                t.told.extend(w.fan_out(&route, &note, None, out));
+                t.hold = None;
+                if t.note.severity == Status::Warning {
+                    self.last_warning.insert(check.to_string(), w.now);
+                }
+                if let Some(r) = route.remind {
+                    t.next_reminder = Some(after(w.now, r.every));
+                    t.reminder_gap_s = r.every.as_secs_f64();
+                }
+                t.escalate_at = route.escalate.as_ref().map(|e| after(w.now, e.after));
+            }
+        }
+        self.incidents.insert(check.to_string(), t);
+    }
+
+    pub fn handle(&mut self, input: Input, w: &World<'_>) -> Vec<Outgoing> {
+        let mut out = Vec::new();
+        match input {
+            Input::Event(e, info) => self.event(e, &info, w, &mut out),
+            Input::Recovered { check, incident, attempts } => {
+                if let Some(t) = self.incidents.get_mut(&check).filter(|t| t.note.incident == incident) {
+                    t.note.recovery_attempts = attempts;
+                }
+            }
+            Input::GaveUp { check, incident, attempts, at } => {
+                let Some(t) = self.incidents.get_mut(&check).filter(|t| t.note.incident == incident) else { return out };
+                t.note.recovery_attempts = attempts;
+                let mut note = t.note.clone();
+                note.kind = NoteKind::RecoveryGaveUp;
+                note.severity = Status::Critical;
+                note.at = at;
+                note.dedup_key = format!("{}/recovery-gave-up", note.dedup_key);
+                note.summary = format!("recovery gave up after {attempts} attempts; still failing: {}", t.note.summary);
+                let route = w.plan.routes.get("critical").or_else(|| w.plan.route_for(None, t.note.severity));
+                if let Some(route) = route {
+                    let quiet = w.quiet(&check);
+                    let told = w.fan_out(route, &note, quiet.as_deref(), &mut out);
+                    if quiet.is_none() {
+                        t.told_gave_up.extend(told);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn event(&mut self, e: Event, info: &CheckInfo, w: &World<'_>, out: &mut Vec<Outgoing>) {
+        let Some(incident) = e.incident else { return };
+        let own = info.route.as_deref();
+        match &e.kind {
+            EventKind::IncidentOpened => {
+                let since = e.at;
+                let t = Tracked {
+                    note: self.note(NoteKind::Trigger, &e, info, since),
+                    inhibited: e.inhibited,
+                    hold: None,
+                    told: BTreeSet::new(),
+                    told_gave_up: BTreeSet::new(),
+                    next_reminder: None,
+                    reminder_gap_s: 0.0,
+                    escalate_at: None,
+                    escalated: false,
+                };
+                self.incidents.insert(e.check.clone(), t);
+                self.trigger(&e.check, own, w, out);
+            }
+            EventKind::SeverityChanged { .. } | EventKind::StillFailing { .. } if self.incidents.contains_key(&e.check) => {
+                let changed_from = match &e.kind {
+                    EventKind::SeverityChanged { from } => Some(*from),
+                    _ => None,
+                };
+                let source = self.source.clone();
+                let Some(t) = self.incidents.get_mut(&e.check) else { return };
+                if t.note.incident != incident {
+                    return;
+                }
+                let since = t.note.since;
+                let attempts = t.note.recovery_attempts;
+                t.note = Notification { recovery_attempts: attempts, ..make_note(&source, NoteKind::Trigger, &e, info, since) };
+                t.inhibited = e.inhibited;
+                let held = t.hold;
+                let told = !t.told.is_empty();
+                match (held, changed_from) {
+                    // Told already: tell the (new) route about the change.
+                    (None, Some(prev)) if told => {
+                        let mut note = t.note.clone();
+                        note.kind = NoteKind::SeverityChanged;
+                        note.previous_severity = Some(prev);
+                        if let Some(route) = w.plan.route_for(own, note.severity).cloned() {
+                            let quiet = w.quiet(&e.check);
+                            let got = w.fan_out(&route, &note, quiet.as_deref(), out);
+                            if quiet.is_none() {
+                                t.told.extend(got);
+                            }
+                        }
+                        if e.severity == Status::Warning {
+                            self.last_warning.insert(e.check.clone(), w.now);
+                        }
+                    }
+                    // Held: the reason may have gone (parent back, now critical past a cooldown).
+                    (Some(_), _) => self.trigger(&e.check, own, w, out),
+                    _ => {}
+                }
+            }
+            EventKind::Resolved { .. } | EventKind::Removed => {
+                let Some(t) = self.incidents.remove(&e.check) else { return };
+                if t.note.incident != incident {
+                    return;
+                }
+                let mut note = t.note.clone();
+                note.kind = NoteKind::Resolved;
+                note.at = e.at;
+                note.summary = e.summary.clone();
+                note.failures = 0;
+                note.values = info.values.clone();
+                note.lasted_s = Some((e.at - t.note.since).num_seconds().max(0) as u64);
+                let route = w.plan.route_for(own, t.note.severity);
+                if route.is_some_and(|r| !r.resolved) {
+                    return;
+                }
+                let route_name = route.map(|r| r.name.clone()).unwrap_or_default();
+                for (told, key) in [(&t.told, note.dedup_key.clone()), (&t.told_gave_up, format!("{}/recovery-gave-up", note.dedup_key))] {
+                    for ch in told {
+                        if w.plan.channels.get(ch).is_some_and(|c| c.provider.wants(NoteKind::Resolved)) {
+                            let note = Notification { dedup_key: key.clone(), route: route_name.clone(), ..note.clone() };
+                            out.push(Outgoing { channel: ch.clone(), note, suppressed: None });
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Reminders, escalations, and held incidents whose silence or window ended.
+    pub fn tick(&mut self, w: &World<'_>, own_routes: &dyn Fn(&str) -> Option<String>) -> Vec<Outgoing> {
+        let mut out = Vec::new();
+        let checks: Vec<String> = self.incidents.keys().cloned().collect();
+        for check in checks {
+            let own = own_routes(&check);
+            let own = own.as_deref();
+            let hold = self.incidents[&check].hold;
+            if matches!(hold, Some(Hold::Quiet)) && w.quiet(&check).is_none() {
+                self.trigger(&check, own, w, &mut out);
+                continue;
+            }
+            let quiet = w.quiet(&check);
+            let Some(t) = self.incidents.get_mut(&check) else { continue };
+            if t.hold.is_some() || t.told.is_empty() {
+                continue;
+            }
+            let Some(route) = w.plan.route_for(own, t.note.severity).cloned() else { continue };
+            if let Some(due) = t.next_reminder.filter(|d| *d <= w.now) {
+                let _ = due;
+                if quiet.is_none() {
+                    let mut note = t.note.clone();
+                    note.kind = NoteKind::Reminder;
+                    note.at = w.now;
+                    w.fan_out(&route, &note, None, &mut out);
+                }
+                let r = route.remind.unwrap_or(Remind { every: Duration::from_secs(3600), backoff: 1.0, max: Duration::from_secs(3600) });
+                t.reminder_gap_s = (t.reminder_gap_s * r.backoff).min(r.max.as_secs_f64()).max(1.0);
+                t.next_reminder = Some(after(w.now, Duration::from_secs_f64(t.reminder_gap_s)));
+            }
+            // A silence is an acknowledgement: nobody escalates past it.
+            if let (Some(due), false, None) = (t.escalate_at, t.escalated, &quiet)
+                && due <= w.now
+                && let Some(esc) = &route.escalate
+                && let Some(to) = w.plan.routes.get(&esc.to)
+            {
+                let mut note = t.note.clone();
+                note.kind = NoteKind::Escalation;
+                note.at = w.now;
+                t.told.extend(w.fan_out(to, &note, None, &mut out));
+                t.escalated = true;
+            }
+        }
+        out
+    }
+}
+
+fn make_note(source: &str, kind: NoteKind, e: &Event, info: &CheckInfo, since: DateTime<Utc>) -> Notification {
+    Notification {
+        kind,
+        check: e.check.clone(),
+        incident: e.incident.unwrap_or(0),
+        dedup_key: dedup_key(&e.check, e.incident.unwrap_or(0)),
+        severity: e.severity,
+        previous_severity: None,
+        summary: e.summary.clone(),
+        description: info.description.clone(),
+        plugin: info.plugin.clone(),
+        target: info.target.clone(),
+        runbook: info.runbook.clone(),
+        at: e.at,
+        since,
+        failures: e.failures,
+        lasted_s: None,
+        recovery_attempts: 0,
+        route: String::new(),
+        values: info.values.clone(),
+        source: source.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::notify::{Channel, Fields, RetryPolicy};
+
+    fn channel(name: &str, kind: &str) -> (String, Channel) {
+        let mut f = BTreeMap::new();
+        match kind {
+            "pagerduty" => {
+                f.insert("routing_key".to_string(), serde_json::json!("k"));
+            }
+            "webhook" | "slack" => {
+                f.insert("url".to_string(), serde_json::json!("http://127.0.0.1:1/"));
+            }
+            _ => {}
+        }
+        let ch = crate::notify::build(name, kind, Fields::new(f)).unwrap();
+        (name.to_string(), Channel { retry: RetryPolicy::default(), provider: Arc::clone(&ch.provider), name: name.into() })
+    }
+
+    fn plan() -> NotifyPlan {
+        let route = |name: &str, notify: &[&str]| Route {
+            name: name.into(),
+            notify: notify.iter().map(|s| s.to_string()).collect(),
+            cooldown: DEFAULT_COOLDOWN,
+            remind: None,
+            escalate: None,
+            resolved: true,
+        };
+        let mut critical = route("critical", &["pager", "chat"]);
+        critical.remind = Some(Remind { every: Duration::from_secs(600), backoff: 2.0, max: Duration::from_secs(1800) });
+        critical.escalate = Some(Escalate { after: Duration::from_secs(900), to: "managers".into() });
+        NotifyPlan {
+            channels: [channel("pager", "pagerduty"), channel("chat", "slack"), channel("boss", "webhook")].into_iter().collect(),
+            routes: [
+                ("critical".into(), critical),
+                ("warning".into(), route("warning", &["chat"])),
+                ("managers".into(), route("managers", &["boss"])),
+            ]
+            .into_iter()
+            .collect(),
+            maintenance: Vec::new(),
+        }
+    }
+
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap()
+    }
+
+    fn mins(m: i64) -> DateTime<Utc> {
+        t0() + chrono::Duration::minutes(m)
+    }
+
+    fn ev(check: &str, incident: u64, kind: EventKind, severity: Status, at: DateTime<Utc>, inhibited: bool) -> Input {
+        Input::Event(
+            Event { check: check.into(), at, kind, incident: Some(incident), severity, summary: "HTTP 503".into(), failures: 2, inhibited },
+            CheckInfo { plugin: "http".into(), ..CheckInfo::default() },
+        )
+    }
+
+    fn sent(out: &[Outgoing]) -> Vec<(String, NoteKind)> {
+        out.iter().filter(|o| o.suppressed.is_none()).map(|o| (o.channel.clone(), o.note.kind)).collect()
+    }
+
+    fn held(out: &[Outgoing]) -> Vec<(String, String)> {
+        out.iter().filter_map(|o| Some((o.channel.clone(), o.suppressed.clone()?))).collect()
+    }
+
+    struct Harness {
+        router: Router,
+        plan: NotifyPlan,
+        silences: Vec<Silence>,
+    }
+
+    impl Harness {
+        fn new() -> Harness {
+            Harness { router: Router::new("picket@test".into()), plan: plan(), silences: Vec::new() }
+        }
+        fn input(&mut self, i: Input, now: DateTime<Utc>) -> Vec<Outgoing> {
+            let w = World { now, plan: &self.plan, silences: &self.silences };
+            self.router.handle(i, &w)
+        }
+        fn tick(&mut self, now: DateTime<Utc>) -> Vec<Outgoing> {
+            let w = World { now, plan: &self.plan, silences: &self.silences };
+            self.router.tick(&w, &|_| None)
+        }
+    }
+
+    #[test]
+    fn critical_pages_reminds_with_backoff_escalates_and_resolves_to_everyone_told() {
+        let mut h = Harness::new();
+        let out = h.input(ev("api", 1, EventKind::IncidentOpened, Status::Critical, mins(0), false), mins(0));
+        assert_eq!(sent(&out), vec![("pager".into(), NoteKind::Trigger), ("chat".into(), NoteKind::Trigger)]);
+        assert_eq!(out[0].note.dedup_key, "picket/api/1");
+        assert_eq!(out[0].note.route, "critical");
+        assert!(h.tick(mins(9)).is_empty());
+        // Reminder at 10m: PagerDuty runs its own escalation, so only chat is reminded.
+        assert_eq!(sent(&h.tick(mins(10))), vec![("chat".into(), NoteKind::Reminder)]);
+        // Escalation at 15m to the managers' route.
+        assert_eq!(sent(&h.tick(mins(15))), vec![("boss".into(), NoteKind::Escalation)]);
+        assert!(h.tick(mins(16)).is_empty(), "escalates once");
+        // Next reminder 20 min after the first (backoff 2), then capped at 30.
+        assert!(h.tick(mins(29)).is_empty());
+        assert_eq!(sent(&h.tick(mins(30))), vec![("chat".into(), NoteKind::Reminder)]);
+        assert!(h.tick(mins(59)).is_empty());
+        assert_eq!(sent(&h.tick(mins(60))), vec![("chat".into(), NoteKind::Reminder)]);
+        assert_eq!(sent(&h.tick(mins(90))), vec![("chat".into(), NoteKind::Reminder)]);
+        let out = h.input(ev("api", 1, EventKind::Resolved { lasted_s: 0 }, Status::Critical, mins(95), false), mins(95));
+        assert_eq!(
+            sent(&out),
+            vec![("boss".into(), NoteKind::Resolved), ("chat".into(), NoteKind::Resolved), ("pager".into(), NoteKind::Resolved)]
+        );
+        assert_eq!(out[0].note.lasted_s, Some(95 * 60));
+        assert!(h.tick(mins(200)).is_empty());
+    }
+
+    #[test]
+    fn warnings_cool_down_per_check_but_critical_breaks_through() {
+        let mut h = Harness::new();
+        let open = |h: &mut Harness, id, sev, at| h.input(ev("disk", id, EventKind::IncidentOpened, sev, at, false), at);
+        let resolve = |h: &mut Harness, id, at| h.input(ev("disk", id, EventKind::Resolved { lasted_s: 0 }, Status::Warning, at, false), at);
+        assert_eq!(sent(&open(&mut h, 1, Status::Warning, mins(0))), vec![("chat".into(), NoteKind::Trigger)]);
+        assert_eq!(sent(&resolve(&mut h, 1, mins(10))), vec![("chat".into(), NoteKind::Resolved)]);
+        // A second warning 1 h later is held (and recorded as such), and so is its resolve.
+        let out = open(&mut h, 2, Status::Warning, mins(60));
+        assert!(sent(&out).is_empty());
+        assert!(held(&out)[0].1.starts_with("cooldown"), "{out:?}");
+        assert!(resolve(&mut h, 2, mins(70)).is_empty());
+        // Other checks have their own cooldown.
+        let out = h.input(ev("other", 3, EventKind::IncidentOpened, Status::Warning, mins(61), false), mins(61));
+        assert_eq!(sent(&out).len(), 1);
+        // Held warning turning critical is sent at once on the critical route.
+        open(&mut h, 4, Status::Warning, mins(120));
+        let out = h.input(ev("disk", 4, EventKind::SeverityChanged { from: Status::Warning }, Status::Critical, mins(121), false), mins(121));
+        assert_eq!(sent(&out), vec![("pager".into(), NoteKind::Trigger), ("chat".into(), NoteKind::Trigger)]);
+        h.input(ev("disk", 4, EventKind::Resolved { lasted_s: 0 }, Status::Critical, mins(130), false), mins(130));
+        // After 6 h the next warning goes out again.
+        assert_eq!(sent(&open(&mut h, 5, Status::Warning, mins(361))), vec![("chat".into(), NoteKind::Trigger)]);
+    }
+
+    #[test]
+    fn inhibited_children_are_held_then_released_if_still_failing() {
+        let mut h = Harness::new();
+        let out = h.input(ev("worker", 7, EventKind::IncidentOpened, Status::Critical, mins(0), true), mins(0));
+        assert!(sent(&out).is_empty());
+        assert_eq!(held(&out).len(), 2, "recorded for both channels, marked inhibited: {out:?}");
+        assert!(held(&out)[0].1.starts_with("inhibited"));
+        // Still inhibited: nothing new (not even another suppressed row).
+        assert!(h.input(ev("worker", 7, EventKind::StillFailing { failures: 3 }, Status::Critical, mins(1), true), mins(1)).is_empty());
+        assert!(h.tick(mins(20)).is_empty(), "no reminders or escalation while held");
+        // The parent recovered but the child still fails: now it pages.
+        let out = h.input(ev("worker", 7, EventKind::StillFailing { failures: 4 }, Status::Critical, mins(2), false), mins(2));
+        assert_eq!(sent(&out), vec![("pager".into(), NoteKind::Trigger), ("chat".into(), NoteKind::Trigger)]);
+        // A child that recovers while held is never announced at all.
+        h.input(ev("cache", 8, EventKind::IncidentOpened, Status::Critical, mins(3), true), mins(3));
+        assert!(h.input(ev("cache", 8, EventKind::Resolved { lasted_s: 60 }, Status::Critical, mins(4), true), mins(4)).is_empty());
+    }
+
+    #[test]
+    fn silences_hold_acknowledge_and_release_when_they_end() {
+        let mut h = Harness::new();
+        h.silences.push(Silence {
+            id: 1,
+            check: "app-*".into(),
+            created: String::new(),
+            until: "later".into(),
+            reason: "deploy".into(),
+            by: "alice".into(),
+            until_ms: mins(30).timestamp_millis(),
+        });
+        let out = h.input(ev("app-db", 1, EventKind::IncidentOpened, Status::Critical, mins(0), false), mins(0));
+        assert!(sent(&out).is_empty());
+        assert!(held(&out)[0].1.contains("silenced until later by alice: deploy"), "{out:?}");
+        assert!(h.tick(mins(29)).is_empty());
+        // The silence ended and it still fails: page now; the timers start from here.
+        let out = h.tick(mins(30));
+        assert_eq!(sent(&out), vec![("pager".into(), NoteKind::Trigger), ("chat".into(), NoteKind::Trigger)]);
+        assert!(h.tick(mins(39)).is_empty());
+        assert_eq!(sent(&h.tick(mins(40))), vec![("chat".into(), NoteKind::Reminder)]);
+        // A silence set after paging stops reminders and escalation (it acknowledges).
+        h.silences[0].until_ms = mins(120).timestamp_millis();
+        assert!(h.tick(mins(45)).is_empty());
+        assert!(h.tick(mins(80)).is_empty());
+        // Resolved is still sent to those who were paged.
+        let out = h.input(ev("app-db", 1, EventKind::Resolved { lasted_s: 0 }, Status::Critical, mins(90), false), mins(90));
+        assert_eq!(sent(&out).len(), 2);
+    }
+
+    #[test]
+    fn maintenance_windows_hold_like_silences() {
+        let mut h = Harness::new();
+        h.plan.maintenance.push(Maintenance {
+            checks: vec!["db".into()],
+            window: quiet::Window::Once { start: mins(0), end: mins(60) },
+            reason: "upgrade".into(),
+            line: 1,
+        });
+        let out = h.input(ev("db", 1, EventKind::IncidentOpened, Status::Critical, mins(5), false), mins(5));
+        assert_eq!(held(&out)[0].1, "maintenance: upgrade");
+        assert_eq!(sent(&h.tick(mins(60))).len(), 2);
+    }
+
+    #[test]
+    fn recovery_gave_up_is_its_own_alert_on_the_critical_route_and_resolves_with_the_incident() {
+        let mut h = Harness::new();
+        h.input(ev("api", 4, EventKind::IncidentOpened, Status::Warning, mins(0), false), mins(0));
+        h.input(Input::Recovered { check: "api".into(), incident: 4, attempts: 3 }, mins(1));
+        let out = h.input(Input::GaveUp { check: "api".into(), incident: 4, attempts: 3, at: mins(2) }, mins(2));
+        assert_eq!(sent(&out), vec![("pager".into(), NoteKind::RecoveryGaveUp), ("chat".into(), NoteKind::RecoveryGaveUp)]);
+        assert_eq!(out[0].note.dedup_key, "picket/api/4/recovery-gave-up");
+        assert_eq!(out[0].note.severity, Status::Critical);
+        assert_eq!(out[0].note.recovery_attempts, 3);
+        let out = h.input(ev("api", 4, EventKind::Resolved { lasted_s: 0 }, Status::Warning, mins(9), false), mins(9));
+        let keys: Vec<(String, String)> = out.iter().map(|o| (o.channel.clone(), o.note.dedup_key.clone())).collect();
+        assert_eq!(
+            keys,
+            vec![
+                ("chat".into(), "picket/api/4".into()),
+                ("chat".into(), "picket/api/4/recovery-gave-up".into()),
+                ("pager".into(), "picket/api/4/recovery-gave-up".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn state_survives_a_restart() {
+        let mut h = Harness::new();
+        h.input(ev("api", 1, EventKind::IncidentOpened, Status::Critical, mins(0), false), mins(0));
+        let json = h.router.to_json();
+        h.router = Router::restore(&json, "picket@test".into());
+        let out = h.input(ev("api", 1, EventKind::Resolved { lasted_s: 0 }, Status::Critical, mins(5), false), mins(5));
+        assert_eq!(sent(&out).len(), 2);
+    }
+}

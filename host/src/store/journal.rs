@@ -1,0 +1,451 @@
+//! The journal: the few records that must never be lost or reordered — the notification
+//! outbox, silences, recovery attempts and the router's timers. Unlike results (queued,
+//! batched, `synchronous=NORMAL`), every journal write is its own transaction on its own
+//! connection with `synchronous=FULL`, committed before the caller goes on: a notification
+//! is on disk before anyone tries to send it. The volume is small (a few rows per
+//! incident), so the fsync per write costs nothing that matters.
+//!
+//! Calls are synchronous; async callers use `spawn_blocking`.
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+use super::{StoreError, ms_to_rfc3339};
+
+const SCHEMA: &str = r#"
+-- Every notification, written before its first delivery attempt. state: pending,
+-- delivered, failed (gave up or refused), suppressed (inhibited, silenced, maintenance,
+-- cooldown: kept so nothing is lost, never sent).
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY,
+    created_ms INTEGER NOT NULL,
+    provider TEXT NOT NULL,
+    route TEXT NOT NULL,
+    check_name TEXT NOT NULL,
+    incident INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    dedup_key TEXT NOT NULL,
+    body TEXT NOT NULL,
+    state TEXT NOT NULL,
+    reason TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_ms INTEGER NOT NULL,
+    last_error TEXT,
+    done_ms INTEGER
+);
+CREATE INDEX IF NOT EXISTS outbox_state ON outbox (state, provider, dedup_key, id);
+
+CREATE TABLE IF NOT EXISTS silences (
+    id INTEGER PRIMARY KEY,
+    pattern TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    until_ms INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    by TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS recoveries (
+    id INTEGER PRIMARY KEY,
+    check_name TEXT NOT NULL,
+    incident INTEGER NOT NULL,
+    attempt INTEGER NOT NULL,
+    started_ms INTEGER NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    action TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    exit_code INTEGER,
+    output TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS recoveries_check ON recoveries (check_name, started_ms);
+
+CREATE TABLE IF NOT EXISTS journal_meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+"#;
+
+/// A notification waiting in (or gone through) the outbox.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub created: String,
+    pub provider: String,
+    pub route: String,
+    pub check: String,
+    pub incident: u64,
+    pub kind: String,
+    pub dedup_key: String,
+    pub state: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub attempts: u32,
+    pub next_attempt: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub done: Option<String>,
+    /// The notification as JSON (what providers render from).
+    #[serde(skip)]
+    pub body: String,
+}
+
+/// One row to add to the outbox.
+#[derive(Debug, Clone)]
+pub struct NewNotification {
+    pub provider: String,
+    pub route: String,
+    pub check: String,
+    pub incident: u64,
+    pub kind: String,
+    pub dedup_key: String,
+    pub body: String,
+    /// `Some(reason)`: kept as suppressed, never sent.
+    pub suppressed: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Silence {
+    pub id: i64,
+    /// A check name, or a pattern with `*`.
+    pub check: String,
+    pub created: String,
+    pub until: String,
+    pub reason: String,
+    pub by: String,
+    #[serde(skip)]
+    pub until_ms: i64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RecoveryRow {
+    pub check: String,
+    pub incident: u64,
+    pub attempt: u32,
+    pub started: String,
+    pub duration_ms: i64,
+    pub action: String,
+    /// ok (the action succeeded), failed (non-zero exit or HTTP error), timeout, error
+    /// (could not start), gave-up (the budget was spent; nothing ran).
+    pub outcome: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    pub output: String,
+}
+
+/// Outbox counts by state, for /metrics.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OutboxCounts {
+    pub pending: u64,
+    pub failed: u64,
+    pub delivered: u64,
+    pub suppressed: u64,
+}
+
+pub struct Journal {
+    conn: Mutex<Connection>,
+}
+
+fn sql_err(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+    move |source| StoreError::Sqlite { path: path.to_path_buf(), source }
+}
+
+impl Journal {
+    /// Opens the journal inside the store at `path` (the caller holds the store's lock).
+    pub fn open(path: &Path) -> Result<Journal, StoreError> {
+        let conn = Connection::open(path).map_err(sql_err(path))?;
+        conn.busy_timeout(Duration::from_secs(5)).map_err(sql_err(path))?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(sql_err(path))?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(sql_err(path))?;
+        conn.execute_batch(SCHEMA).map_err(sql_err(path))?;
+        Ok(Journal { conn: Mutex::new(conn) })
+    }
+
+    /// A journal that lives as long as the process (`picket run --no-store`, tests).
+    pub fn memory() -> Journal {
+        let conn = Connection::open_in_memory().expect("in-memory sqlite");
+        conn.execute_batch(SCHEMA).expect("journal schema");
+        Journal { conn: Mutex::new(conn) }
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adds notifications in one transaction; returns how many are pending delivery.
+    pub fn enqueue(&self, rows: &[NewNotification], now_ms: i64) -> rusqlite::Result<usize> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let mut pending = 0;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO outbox (created_ms, provider, route, check_name, incident, kind, dedup_key, body, state, reason, next_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?1)",
+            )?;
+            for r in rows {
+                let state = if r.suppressed.is_some() { "suppressed" } else { "pending" };
+                pending += r.suppressed.is_none() as usize;
+                stmt.execute(params![
+                    now_ms,
+                    r.provider,
+                    r.route,
+                    r.check,
+                    r.incident as i64,
+                    r.kind,
+                    r.dedup_key,
+                    r.body,
+                    state,
+                    r.suppressed
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(pending)
+    }
+
+    /// Pending rows due by `now_ms`, oldest first, at most one per (provider, dedup key):
+    /// a notification waits for the earlier ones of its incident, so a receiver never sees
+    /// "resolved" before "triggered".
+    pub fn due(&self, now_ms: i64, limit: usize) -> rusqlite::Result<Vec<OutboxRow>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT o.id FROM outbox o
+             WHERE o.state = 'pending' AND o.next_ms <= ?1
+               AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.state = 'pending' AND p.provider = o.provider
+                               AND p.dedup_key = o.dedup_key AND p.id < o.id)
+             ORDER BY o.id LIMIT ?2",
+        )?;
+        let ids: Vec<i64> = stmt.query_map(params![now_ms, limit as i64], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        drop(stmt);
+        ids.into_iter().map(|id| row_by_id(&conn, id)).collect()
+    }
+
+    /// When the next pending row is due, if any.
+    pub fn next_due_ms(&self) -> rusqlite::Result<Option<i64>> {
+        self.conn().query_row("SELECT MIN(next_ms) FROM outbox WHERE state = 'pending'", [], |r| r.get(0))
+    }
+
+    pub fn delivered(&self, id: i64, attempts: u32, now_ms: i64) -> rusqlite::Result<()> {
+        self.conn().execute(
+            "UPDATE outbox SET state = 'delivered', attempts = ?2, done_ms = ?3, last_error = NULL WHERE id = ?1",
+            params![id, attempts, now_ms],
+        )?;
+        Ok(())
+    }
+
+    /// A failed attempt: try again at `next_ms`, or give up (`next_ms` = None).
+    pub fn attempt_failed(&self, id: i64, attempts: u32, error: &str, next_ms: Option<i64>, now_ms: i64) -> rusqlite::Result<()> {
+        match next_ms {
+            Some(next) => self.conn().execute(
+                "UPDATE outbox SET attempts = ?2, last_error = ?3, next_ms = ?4 WHERE id = ?1",
+                params![id, attempts, error, next],
+            )?,
+            None => self.conn().execute(
+                "UPDATE outbox SET state = 'failed', attempts = ?2, last_error = ?3, done_ms = ?4 WHERE id = ?1",
+                params![id, attempts, error, now_ms],
+            )?,
+        };
+        Ok(())
+    }
+
+    /// Notifications, newest first, optionally of one state.
+    pub fn notifications(&self, state: Option<&str>, limit: usize) -> rusqlite::Result<Vec<OutboxRow>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT id FROM outbox WHERE (?1 IS NULL OR state = ?1) ORDER BY id DESC LIMIT ?2",
+        )?;
+        let ids: Vec<i64> = stmt.query_map(params![state, limit as i64], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        drop(stmt);
+        ids.into_iter().map(|id| row_by_id(&conn, id)).collect()
+    }
+
+    pub fn counts(&self) -> rusqlite::Result<OutboxCounts> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached("SELECT state, COUNT(*) FROM outbox GROUP BY state")?;
+        let mut c = OutboxCounts::default();
+        for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+            let (state, n) = row?;
+            let n = n as u64;
+            match state.as_str() {
+                "pending" => c.pending = n,
+                "failed" => c.failed = n,
+                "delivered" => c.delivered = n,
+                "suppressed" => c.suppressed = n,
+                _ => {}
+            }
+        }
+        Ok(c)
+    }
+
+    /// Forgets finished notifications and recovery attempts older than `before_ms`.
+    pub fn prune(&self, before_ms: i64) -> rusqlite::Result<usize> {
+        let conn = self.conn();
+        let n = conn.execute("DELETE FROM outbox WHERE state IN ('delivered', 'suppressed', 'failed') AND created_ms < ?1", [before_ms])?;
+        let m = conn.execute("DELETE FROM recoveries WHERE started_ms < ?1", [before_ms])?;
+        conn.execute("DELETE FROM silences WHERE until_ms < ?1", [before_ms])?;
+        Ok(n + m)
+    }
+
+    pub fn add_silence(&self, pattern: &str, until_ms: i64, reason: &str, by: &str, now_ms: i64) -> rusqlite::Result<Silence> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO silences (pattern, created_ms, until_ms, reason, by) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![pattern, now_ms, until_ms, reason, by],
+        )?;
+        let id = conn.last_insert_rowid();
+        Ok(silence_of(id, pattern.into(), now_ms, until_ms, reason.into(), by.into()))
+    }
+
+    /// Ends a silence now; returns whether it existed.
+    pub fn end_silence(&self, id: i64, now_ms: i64) -> rusqlite::Result<bool> {
+        Ok(self.conn().execute("UPDATE silences SET until_ms = MIN(until_ms, ?2) WHERE id = ?1", params![id, now_ms])? > 0)
+    }
+
+    /// Silences still in force at `now_ms`.
+    pub fn silences(&self, now_ms: i64) -> rusqlite::Result<Vec<Silence>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, pattern, created_ms, until_ms, reason, by FROM silences WHERE until_ms > ?1 ORDER BY id",
+        )?;
+        stmt.query_map([now_ms], |r| Ok(silence_of(r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?
+            .collect()
+    }
+
+    pub fn record_recovery(&self, r: &RecoveryRow, started_ms: i64) -> rusqlite::Result<()> {
+        self.conn().execute(
+            "INSERT INTO recoveries (check_name, incident, attempt, started_ms, duration_ms, action, outcome, exit_code, output)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![r.check, r.incident as i64, r.attempt, started_ms, r.duration_ms, r.action, r.outcome, r.exit_code, r.output],
+        )?;
+        Ok(())
+    }
+
+    /// Recovery attempts, newest first, of one check or all.
+    pub fn recoveries(&self, check: Option<&str>, limit: usize) -> rusqlite::Result<Vec<RecoveryRow>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT check_name, incident, attempt, started_ms, duration_ms, action, outcome, exit_code, output
+             FROM recoveries WHERE (?1 IS NULL OR check_name = ?1) ORDER BY id DESC LIMIT ?2",
+        )?;
+        stmt.query_map(params![check, limit as i64], |r| {
+            Ok(RecoveryRow {
+                check: r.get(0)?,
+                incident: r.get::<_, i64>(1)? as u64,
+                attempt: r.get(2)?,
+                started: ms_to_rfc3339(r.get(3)?),
+                duration_ms: r.get(4)?,
+                action: r.get(5)?,
+                outcome: r.get(6)?,
+                exit_code: r.get(7)?,
+                output: r.get(8)?,
+            })
+        })?
+        .collect()
+    }
+
+    /// Small named blobs (the router's timers).
+    pub fn get_meta(&self, key: &str) -> rusqlite::Result<Option<String>> {
+        self.conn().query_row("SELECT value FROM journal_meta WHERE key = ?1", [key], |r| r.get(0)).optional()
+    }
+
+    pub fn set_meta(&self, key: &str, value: &str) -> rusqlite::Result<()> {
+        self.conn().execute(
+            "INSERT INTO journal_meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+}
+
+fn silence_of(id: i64, check: String, created_ms: i64, until_ms: i64, reason: String, by: String) -> Silence {
+    Silence { id, check, created: ms_to_rfc3339(created_ms), until: ms_to_rfc3339(until_ms), reason, by, until_ms }
+}
+
+fn row_by_id(conn: &Connection, id: i64) -> rusqlite::Result<OutboxRow> {
+    conn.query_row(
+        "SELECT id, created_ms, provider, route, check_name, incident, kind, dedup_key, state, reason, attempts, next_ms, last_error, done_ms, body
+         FROM outbox WHERE id = ?1",
+        [id],
+        |r| {
+            Ok(OutboxRow {
+                id: r.get(0)?,
+                created: ms_to_rfc3339(r.get(1)?),
+                provider: r.get(2)?,
+                route: r.get(3)?,
+                check: r.get(4)?,
+                incident: r.get::<_, i64>(5)? as u64,
+                kind: r.get(6)?,
+                dedup_key: r.get(7)?,
+                state: r.get(8)?,
+                reason: r.get(9)?,
+                attempts: r.get(10)?,
+                next_attempt: ms_to_rfc3339(r.get(11)?),
+                last_error: r.get(12)?,
+                done: r.get::<_, Option<i64>>(13)?.map(ms_to_rfc3339),
+                body: r.get(14)?,
+            })
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn note(provider: &str, key: &str, kind: &str) -> NewNotification {
+        NewNotification {
+            provider: provider.into(),
+            route: "critical".into(),
+            check: "c".into(),
+            incident: 1,
+            kind: kind.into(),
+            dedup_key: key.into(),
+            body: "{}".into(),
+            suppressed: None,
+        }
+    }
+
+    #[test]
+    fn due_keeps_each_incidents_order_per_provider() {
+        let j = Journal::memory();
+        j.enqueue(&[note("a", "k1", "trigger"), note("b", "k1", "trigger"), note("a", "k1", "resolved"), note("a", "k2", "trigger")], 0)
+            .unwrap();
+        let due: Vec<(String, String, String)> =
+            j.due(0, 10).unwrap().into_iter().map(|r| (r.provider, r.dedup_key, r.kind)).collect();
+        // k1's resolve to `a` waits for its trigger; other providers and incidents don't.
+        assert_eq!(
+            due,
+            vec![("a".into(), "k1".into(), "trigger".into()), ("b".into(), "k1".into(), "trigger".into()), ("a".into(), "k2".into(), "trigger".into())]
+        );
+        // A retry scheduled later still blocks the resolve behind it.
+        j.attempt_failed(1, 1, "refused", Some(5_000), 0).unwrap();
+        assert!(j.due(1_000, 10).unwrap().iter().all(|r| r.id != 3));
+        j.delivered(1, 2, 6_000).unwrap();
+        assert!(j.due(6_000, 10).unwrap().iter().any(|r| r.id == 3));
+        assert_eq!(j.counts().unwrap(), OutboxCounts { pending: 3, failed: 0, delivered: 1, suppressed: 0 });
+    }
+
+    #[test]
+    fn suppressed_rows_are_kept_but_never_due() {
+        let j = Journal::memory();
+        let mut n = note("a", "k", "trigger");
+        n.suppressed = Some("inhibited by redis".into());
+        assert_eq!(j.enqueue(&[n], 0).unwrap(), 0);
+        assert!(j.due(10, 10).unwrap().is_empty());
+        let all = j.notifications(None, 10).unwrap();
+        assert_eq!(all[0].state, "suppressed");
+        assert_eq!(all[0].reason.as_deref(), Some("inhibited by redis"));
+    }
+
+    #[test]
+    fn silences_end() {
+        let j = Journal::memory();
+        let s = j.add_silence("app-*", 10_000, "deploy", "alice", 0).unwrap();
+        assert_eq!(j.silences(5_000).unwrap().len(), 1);
+        assert!(j.end_silence(s.id, 6_000).unwrap());
+        assert!(j.silences(6_000).unwrap().is_empty());
+    }
+}
