@@ -70,12 +70,27 @@ fn all_errors_in_a_directory_are_reported_together() {
 #[test]
 fn the_example_checks_validate() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let out = crate::support::picket().args(["validate", "-c", "checks"]).current_dir(&root).env("APP_DB_PASSWORD", "x").output().unwrap();
+    let out = crate::support::picket()
+        .args(["validate", "-c", "checks"])
+        .current_dir(&root)
+        .env("APP_DB_PASSWORD", "x")
+        .env("SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T0/B0/x")
+        .env("PAGERDUTY_ROUTING_KEY", "k1")
+        .env("PAGERDUTY_ESCALATION_KEY", "k2")
+        .output()
+        .unwrap();
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "{stderr}");
-    assert!(stdout.starts_with("ok: 6 checks in checks/seed-services.toml"), "{stdout}");
+    assert!(stdout.starts_with("ok: 6 checks in checks/alerting.toml, checks/seed-services.toml"), "{stdout}");
+    assert!(stdout.contains("recover: run docker restart mech-queue"), "{stdout}");
+    assert!(
+        stdout.contains("  critical → oncall (pagerduty), slack-critical (slack), console (log); remind after 30m, ×2 up to 4h; escalate after 15m to managers"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("  warning → slack-ops (slack), console (log); warnings at most once per 6h per check"), "{stdout}");
     // The example's password is a reference; without it, validate says which variable.
     let out = picket_run(&["validate", "-c", "checks"], Some(&root));
     assert_eq!(out.code, 78);
     assert!(out.stderr.contains("check \"app-db\", field `password`: environment variable APP_DB_PASSWORD is not set"), "{}", out.stderr);
+    assert!(out.stderr.contains("alerting.toml:27:7: [notify.slack-critical], field `url`: environment variable SLACK_WEBHOOK_URL is not set"), "{}", out.stderr);
 }

@@ -159,6 +159,10 @@ fn demo(extra: &[String]) -> Result<ExitCode> {
         .args(["check", "-c", "checks"])
         .args(extra)
         .env("APP_DB_PASSWORD", DEMO_DB_PASSWORD)
+        // alerting.toml's secrets: `picket check` validates the channels but sends nothing.
+        .env("SLACK_WEBHOOK_URL", "http://127.0.0.1:9/demo-slack-webhook")
+        .env("PAGERDUTY_ROUTING_KEY", "demo-routing-key")
+        .env("PAGERDUTY_ESCALATION_KEY", "demo-escalation-key")
         .status()
         .context("run picket")?;
     Ok(ExitCode::from(status.code().unwrap_or(70) as u8))
