@@ -130,7 +130,7 @@ mod tests {
         assert!(!m.active(t(23, 3, 30)));
         assert_eq!(m.next_change(t(22, 2, 0)), Some(t(22, 3, 0)));
         assert_eq!(m.next_change(t(22, 3, 30)), Some(t(22, 5, 0)));
-        assert_eq!(reason("app-db", t(22, 3, 30), &[], &[m.clone()]).as_deref(), Some("maintenance: patching"));
+        assert_eq!(reason("app-db", t(22, 3, 30), &[], std::slice::from_ref(&m)).as_deref(), Some("maintenance: patching"));
         assert_eq!(reason("redis", t(22, 3, 30), &[], &[m]), None);
     }
 }

@@ -92,6 +92,8 @@ pub struct CheckInfo {
     pub parents: Vec<String>,
 }
 
+// Built and consumed one at a time, never stored: the size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Input {
     Event(Event, CheckInfo),
     /// A recovery attempt ran for the incident (the count goes into later notifications).
@@ -400,8 +402,7 @@ impl Router {
                 continue;
             }
             let Some(route) = w.plan.route_for(own, t.note.severity).cloned() else { continue };
-            if let Some(due) = t.next_reminder.filter(|d| *d <= w.now) {
-                let _ = due;
+            if t.next_reminder.is_some_and(|d| d <= w.now) {
                 if quiet.is_none() {
                     let mut note = t.note.clone();
                     note.kind = NoteKind::Reminder;
