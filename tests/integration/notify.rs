@@ -328,6 +328,62 @@ runbook = "https://wiki.example.com/runbooks/api"
     assert!(resolved.data.contains("Subject: [picket] [RESOLVED] api: "), "{}", resolved.data);
 }
 
+#[test]
+fn email_upgrades_with_starttls_and_verifies_the_relays_certificate() {
+    let app = App::start(503);
+    let (tls, ca_pem) = crate::support::servers::tls_config(30);
+    let smtp = Smtp::start_tls(tls);
+    let w = Workdir::new("");
+    std::fs::write(w.dir.path().join("relay-ca.pem"), ca_pem).unwrap();
+    let checks = |ca: &str| {
+        format!(
+            r#"
+[defaults]
+every = "300ms"
+alert = {{ after = 1, resolve_after = 1 }}
+
+[notify.mail]
+kind = "email"
+server = "localhost"
+port = {port}
+from = "picket@example.com"
+to = ["ops@example.com"]
+username = "picket"
+password = "relay-pa55"
+{ca}
+
+[route.critical]
+notify = ["mail"]
+
+[[check]]
+name = "api"
+plugin = "http"
+target = "{app}"
+"#,
+            port = smtp.addr.port(),
+            app = app.server.url("/health"),
+        )
+    };
+    // Without the relay's CA the upgrade fails verification: nothing is sent, the
+    // notification waits in the outbox with the reason.
+    w.rewrite(&checks(""));
+    let d = DaemonProc::start(&w.checks(), &w.store());
+    let pending = eventually(SOON, "a failed attempt", || {
+        let n = d.get("/api/v1/notifications?state=pending").json();
+        n["notifications"].as_array().and_then(|r| r.first().cloned()).filter(|r| r["attempts"].as_u64() >= Some(1))
+    });
+    assert!(pending["last_error"].as_str().unwrap().to_lowercase().contains("certificate"), "{pending}");
+    assert!(smtp.mails().is_empty());
+    d.kill_hard();
+    // With it: STARTTLS, then AUTH and the mail over the encrypted stream.
+    w.rewrite(&checks("ca_file = \"relay-ca.pem\""));
+    let _d = DaemonProc::start(&w.checks(), &w.store());
+    let mail = eventually(SOON, "a mail over STARTTLS", || smtp.mails().into_iter().next());
+    assert!(mail.tls, "sent before the upgrade");
+    assert_eq!(mail.auth, Some(("picket".into(), "relay-pa55".into())));
+    assert!(mail.data.contains("Subject: [picket] [CRITICAL] api: "), "{}", mail.data);
+}
+
 /// A check that fails, recovers, fails and recovers: two incidents, four notifications.
 fn flapping_app_checks(hook: &str, app: &str) -> String {
     format!(
@@ -592,4 +648,56 @@ recover = {{ http = "{restart}", body = "{{\"service\": \"db\"}}", recheck_after
     let metrics = d.get("/metrics").body;
     assert!(metrics.contains("picket_recovery_gave_up_total{check=\"db\"} 1"), "{metrics}");
     assert!(metrics.contains("picket_recovery_attempts_total{check=\"db\",outcome=\"ok\"} 2"), "{metrics}");
+}
+
+#[test]
+fn a_child_is_held_while_its_parent_is_down_and_pages_if_it_still_fails_after() {
+    let (parent, child) = (App::start(503), App::start(503));
+    let hook = Capture::start();
+    let w = Workdir::new(&format!(
+        r#"
+[defaults]
+every = "250ms"
+alert = {{ after = 2, resolve_after = 1 }}
+
+[notify.hook]
+kind = "webhook"
+url = "{hook}"
+
+[route.critical]
+notify = ["hook"]
+
+[[check]]
+name = "redis"
+plugin = "http"
+target = "{parent}"
+
+[[check]]
+name = "queue"
+plugin = "http"
+target = "{child}"
+depends_on = ["redis"]
+"#,
+        hook = hook.url("/hook"),
+        parent = parent.server.url("/"),
+        child = child.server.url("/"),
+    ));
+    let d = DaemonProc::start(&w.checks(), &w.store());
+    let held = eventually(SOON, "the child's notification held", || {
+        let n = d.get("/api/v1/notifications?state=suppressed").json();
+        n["notifications"].as_array().and_then(|r| r.iter().find(|r| r["check"] == "queue").cloned())
+    });
+    assert!(held["reason"].as_str().unwrap().starts_with("inhibited"), "{held}");
+    assert_eq!(held["kind"], "trigger");
+    let got = hook.wait_for(1, SOON);
+    assert_eq!((got[0]["check"].as_str(), got[0]["kind"].as_str()), (Some("redis"), Some("trigger")));
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(hook.bodies().len(), 1, "only the parent pages: {:?}", hook.bodies());
+    // The parent comes back; the child still fails, so now it pages.
+    parent.set(200);
+    let got = hook.wait_for(3, SOON);
+    let seen: Vec<(String, String)> =
+        got.iter().map(|b| (b["check"].as_str().unwrap().to_string(), b["kind"].as_str().unwrap().to_string())).collect();
+    assert!(seen.contains(&("redis".into(), "resolved".into())), "{seen:?}");
+    assert!(seen.contains(&("queue".into(), "trigger".into())), "{seen:?}");
 }

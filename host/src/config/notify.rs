@@ -139,6 +139,9 @@ pub fn parse_channels(doc: &mut Doc<'_>, t: &DeTable<'_>, parts: &mut Parts) {
                         continue;
                     }
                 }
+            } else if let (true, Some(path)) = (key.ends_with("_file"), fv.get_ref().as_str()) {
+                // Paths are relative to the file that names them, as everywhere.
+                serde_json::Value::String(doc.relative(path).display().to_string())
             } else {
                 to_json(fv.get_ref())
             };

@@ -11,7 +11,11 @@
 //! to = ["ops@example.com"]
 //! username = "picket"
 //! password = { env = "SMTP_PASSWORD" }
+//! ca_file = "relay-ca.pem"                 # optional: trust this CA (a private relay)
 //! ```
+//!
+//! With `tls = "starttls"` the upgrade is required: a server that does not offer it, or
+//! whose certificate does not verify, gets nothing — not even the credentials.
 
 use lettre::message::{Mailbox, header::ContentType};
 use lettre::transport::smtp::authentication::Credentials;
@@ -34,6 +38,8 @@ pub struct Email {
     from: Mailbox,
     to: Vec<Mailbox>,
     credentials: Option<(String, String)>,
+    /// Extra trusted CA certificates (PEM).
+    ca_pem: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Email {
@@ -99,11 +105,30 @@ impl Email {
             (Some(_), None) => return Err(FieldError::new("password", "`username` needs a `password`")),
             (None, Some(_)) => return Err(FieldError::new("username", "`password` needs a `username`")),
         };
-        Ok(Email { server, port, security, from, to, credentials })
+        let ca_pem = match f.opt_str("ca_file")? {
+            Some(path) => {
+                let pem = std::fs::read(&path).map_err(|e| FieldError::new("ca_file", format!("cannot read {path}: {e}")))?;
+                lettre::transport::smtp::client::Certificate::from_pem(&pem)
+                    .map_err(|e| FieldError::new("ca_file", format!("{path} is not a PEM certificate: {e}")))?;
+                Some(pem)
+            }
+            None => None,
+        };
+        if ca_pem.is_some() && security == Security::None {
+            return Err(FieldError::new("ca_file", "goes with tls = \"starttls\" or \"tls\""));
+        }
+        Ok(Email { server, port, security, from, to, credentials, ca_pem })
     }
 
     fn transport(&self) -> Result<AsyncSmtpTransport<Tokio1Executor>, SendError> {
-        let tls = |server: &str| TlsParameters::new(server.to_string()).map_err(|e| SendError::fatal(format!("TLS setup: {e}")));
+        let tls = |server: &str| {
+            let mut b = TlsParameters::builder(server.to_string());
+            if let Some(pem) = &self.ca_pem {
+                let cert = lettre::transport::smtp::client::Certificate::from_pem(pem).map_err(|e| SendError::fatal(format!("ca_file: {e}")))?;
+                b = b.add_root_certificate(cert);
+            }
+            b.build_rustls().map_err(|e| SendError::fatal(format!("TLS setup: {e}")))
+        };
         let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&self.server).port(self.port);
         b = match self.security {
             Security::StartTls => b.tls(Tls::Required(tls(&self.server)?)),
