@@ -9,6 +9,9 @@
 //!   probing the same nginx in the same run: probes per CPU-second of each prober.
 //! - `store`: a simulated year of results through the store's writer and maintenance:
 //!   the SQLite file size for 1,000 checks every 30 s.
+//! - `storm`: an outage storm: 1,000 checks fail at once, each incident notified through
+//!   the outbox to a local webhook; event → receipt latency and delivery rate, then the
+//!   same with the receiver down for 10 s (how fast the backlog drains once it is back).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -399,7 +402,7 @@ fn store_year(checks: usize) {
 
 fn main() {
     let only: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
-    let known = ["scale", "blackbox", "store"];
+    let known = ["scale", "blackbox", "store", "storm"];
     let want = |s: &str| only.is_empty() || only.iter().any(|o| o == s);
     if !only.is_empty() && !only.iter().any(|o| known.contains(&o.as_str())) {
         return;
@@ -415,5 +418,91 @@ fn main() {
     }
     if want("store") {
         store_year(std::env::var("BENCH_STORE_CHECKS").ok().and_then(|v| v.parse().ok()).unwrap_or(10));
+    }
+    if want("storm") {
+        storm(std::env::var("BENCH_STORM_CHECKS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000));
+    }
+}
+
+/// A webhook receiver that notes when each notification arrived; 503 while `down`.
+struct Receiver {
+    server: support::servers::HttpServer,
+    got: Arc<std::sync::Mutex<Vec<(chrono::DateTime<chrono::Utc>, serde_json::Value)>>>,
+    down: Arc<AtomicBool>,
+}
+
+impl Receiver {
+    fn start() -> Receiver {
+        let got = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let down = Arc::new(AtomicBool::new(false));
+        let (g, d) = (got.clone(), down.clone());
+        let server = support::servers::HttpServer::start(move |req| {
+            if d.load(Ordering::SeqCst) {
+                return support::servers::Reply::status(503, "down");
+            }
+            let body: serde_json::Value = serde_json::from_str(&req.body).unwrap_or_default();
+            g.lock().unwrap().push((chrono::Utc::now(), body));
+            support::servers::Reply::status(202, "")
+        });
+        Receiver { server, got, down }
+    }
+}
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    sorted[((sorted.len() as f64 - 1.0) * q).round() as usize]
+}
+
+fn storm(n: usize) {
+    for receiver_down in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let r = Receiver::start();
+        r.down.store(receiver_down, Ordering::SeqCst);
+        let closed = support::servers::closed_port();
+        let mut text = format!(
+            "[defaults]\nevery = \"1s\"\nalert = {{ after = 1, resolve_after = 1 }}\n\n[notify.hook]\nkind = \"webhook\"\nurl = \"{}\"\nretry_first = \"1s\"\nretry_max = \"2s\"\n\n[route.critical]\nnotify = [\"hook\"]\n",
+            r.server.url("/hook")
+        );
+        for i in 0..n {
+            text.push_str(&format!("\n[[check]]\nname = \"svc-{i:05}\"\nplugin = \"tcp\"\ntarget = \"127.0.0.1:{closed}\"\n"));
+        }
+        let config = write_config(dir.path(), &text);
+        let d = daemon(dir.path(), &config);
+        let pid = d.pid();
+        let cpu0 = cpu_seconds(pid);
+        let label = if receiver_down { "storm, receiver down 10 s" } else { "storm" };
+        if receiver_down {
+            eventually(Duration::from_secs(120), "every trigger in the outbox", || {
+                let m = d.get("/metrics").body;
+                let pending = m.lines().find_map(|l| l.strip_prefix("picket_notifications{state=\"pending\"} ")).and_then(|v| v.parse::<usize>().ok());
+                (pending >= Some(n)).then_some(())
+            });
+            std::thread::sleep(Duration::from_secs(10).saturating_sub(Duration::from_secs(0)));
+            r.down.store(false, Ordering::SeqCst);
+        }
+        let up_at = chrono::Utc::now();
+        eventually(Duration::from_secs(300), "every trigger at the receiver", || (r.got.lock().unwrap().len() >= n).then_some(()));
+        let got = r.got.lock().unwrap().clone();
+        let cpu = cpu_seconds(pid) - cpu0;
+        let first = got.iter().map(|(t, _)| *t).min().unwrap();
+        let last = got.iter().map(|(t, _)| *t).max().unwrap();
+        let mut lat: Vec<f64> = got
+            .iter()
+            .filter_map(|(t, b)| {
+                let at = chrono::DateTime::parse_from_rfc3339(b["at"].as_str()?).ok()?;
+                Some((*t - at.with_timezone(&chrono::Utc)).num_microseconds()? as f64 / 1000.0)
+            })
+            .collect();
+        lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        let unique: std::collections::HashSet<String> = got.iter().filter_map(|(_, b)| b["dedup_key"].as_str().map(String::from)).collect();
+        if receiver_down {
+            let drain = (last - up_at).num_milliseconds() as f64 / 1000.0;
+            row(&format!("{label}: backlog drained"), format!("{:.1} s", drain), &format!("{n} pending triggers, receiver back → last one received; {:.0}/s", n as f64 / drain.max(0.001)));
+        } else {
+            let span = (last - first).num_milliseconds() as f64 / 1000.0;
+            row(&format!("{label}: event → receiver"), format!("p50 {:.0} ms, p99 {:.0} ms", percentile(&lat, 0.5), percentile(&lat, 0.99)), &format!("{n} incidents opening within ~1 s (splay); max {:.0} ms; outbox fsync'd before each send", lat.last().unwrap()));
+            row(&format!("{label}: delivery rate"), format!("{:.0} /s", n as f64 / span.max(0.001)), &format!("first → last receipt {:.2} s", span));
+        }
+        row(&format!("{label}: delivered once each"), format!("{}/{n} unique", unique.len()), &format!("{} receipts; daemon CPU {:.2} s for the whole run", got.len(), cpu));
+        drop(d);
     }
 }

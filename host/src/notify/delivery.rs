@@ -84,7 +84,7 @@ impl Delivery {
                                 continue;
                             }
                             if let Some(done) = self.start(&row, &mut sends) {
-                                self.finish(done).await;
+                                self.finish(vec![done]).await;
                                 continue;
                             }
                             in_flight.insert(row.id);
@@ -104,11 +104,16 @@ impl Delivery {
             };
             tokio::select! {
                 Some(done) = sends.join_next(), if !sends.is_empty() => {
-                    if let Ok(done) = done {
-                        in_flight.remove(&done.0.id);
-                        busy_keys.remove(&(done.0.provider.clone(), done.0.dedup_key.clone()));
-                        self.finish(done).await;
+                    // Every send that is done by now is recorded in one transaction.
+                    let mut all: Vec<Done> = done.into_iter().collect();
+                    while let Some(more) = sends.try_join_next() {
+                        all.extend(more);
                     }
+                    for d in &all {
+                        in_flight.remove(&d.0.id);
+                        busy_keys.remove(&(d.0.provider.clone(), d.0.dedup_key.clone()));
+                    }
+                    self.finish(all).await;
                 }
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(sleep) => {}
@@ -121,7 +126,7 @@ impl Delivery {
         tokio::pin!(deadline);
         while !sends.is_empty() {
             tokio::select! {
-                Some(Ok(done)) = sends.join_next() => self.finish(done).await,
+                Some(Ok(done)) = sends.join_next() => self.finish(vec![done]).await,
                 _ = &mut deadline => break,
             }
         }
@@ -150,36 +155,39 @@ impl Delivery {
         None
     }
 
-    async fn finish(&self, (row, res, retry): Done) {
-        let attempts = row.attempts + 1;
+    async fn finish(&self, done: Vec<Done>) {
         let now = now_ms();
-        let j = self.journal.clone();
-        let (id, channel) = (row.id, row.provider.clone());
-        let write = match res {
-            Ok(()) => {
-                tracing::info!(channel = %channel, check = %row.check, incident = row.incident, kind = %row.kind, attempts, "notification delivered");
-                bump(&self.stats.delivery.delivered, &channel);
-                tokio::task::spawn_blocking(move || j.delivered(id, attempts, now)).await
-            }
-            Err(e) => {
-                bump(&self.stats.delivery.failed_attempts, &channel);
-                let created = chrono::DateTime::parse_from_rfc3339(&row.created).map(|t| t.timestamp_millis()).unwrap_or(now);
-                let next = now + retry.delay(attempts).as_millis() as i64;
-                let give_up = !e.retryable || next - created > retry.give_up.as_millis() as i64;
-                if give_up {
-                    bump(&self.stats.delivery.given_up, &channel);
-                    tracing::error!(channel = %channel, check = %row.check, incident = row.incident, kind = %row.kind, attempts, "notification failed for good: {}", e.message);
-                } else {
-                    tracing::warn!(channel = %channel, check = %row.check, incident = row.incident, kind = %row.kind, attempts, retry_in_ms = next - now, "notification not delivered: {}", e.message);
+        let mut outcomes = Vec::with_capacity(done.len());
+        for (row, res, retry) in done {
+            let attempts = row.attempts + 1;
+            let channel = row.provider.as_str();
+            let outcome = match res {
+                Ok(()) => {
+                    tracing::info!(channel, check = %row.check, incident = row.incident, kind = %row.kind, attempts, "notification delivered");
+                    bump(&self.stats.delivery.delivered, channel);
+                    Ok(())
                 }
-                let next = (!give_up).then_some(next);
-                tokio::task::spawn_blocking(move || j.attempt_failed(id, attempts, &e.message, next, now)).await
-            }
-        };
-        match write {
+                Err(e) => {
+                    bump(&self.stats.delivery.failed_attempts, channel);
+                    let created = chrono::DateTime::parse_from_rfc3339(&row.created).map(|t| t.timestamp_millis()).unwrap_or(now);
+                    let next = now + retry.delay(attempts).as_millis() as i64;
+                    let give_up = !e.retryable || next - created > retry.give_up.as_millis() as i64;
+                    if give_up {
+                        bump(&self.stats.delivery.given_up, channel);
+                        tracing::error!(channel, check = %row.check, incident = row.incident, kind = %row.kind, attempts, "notification failed for good: {}", e.message);
+                    } else {
+                        tracing::warn!(channel, check = %row.check, incident = row.incident, kind = %row.kind, attempts, retry_in_ms = next - now, "notification not delivered: {}", e.message);
+                    }
+                    Err((e.message, (!give_up).then_some(next)))
+                }
+            };
+            outcomes.push((row.id, attempts, outcome));
+        }
+        let j = self.journal.clone();
+        match tokio::task::spawn_blocking(move || j.record_attempts(&outcomes, now)).await {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::error!(id, "cannot record the delivery outcome: {e}"),
-            Err(e) => tracing::error!(id, "cannot record the delivery outcome: {e}"),
+            Ok(Err(e)) => tracing::error!("cannot record delivery outcomes: {e}"),
+            Err(e) => tracing::error!("cannot record delivery outcomes: {e}"),
         }
     }
 }

@@ -205,8 +205,13 @@ impl Router {
         serde_json::to_string(self).expect("router serializes")
     }
 
-    pub fn open_incidents(&self) -> usize {
-        self.incidents.len()
+    /// The incident tracked for `check`, if any.
+    pub fn tracked(&self, check: &str) -> Option<u64> {
+        self.incidents.get(check).map(|t| t.note.incident)
+    }
+
+    pub fn all_tracked(&self) -> Vec<(String, u64)> {
+        self.incidents.iter().map(|(c, t)| (c.clone(), t.note.incident)).collect()
     }
 
     fn note(&self, kind: NoteKind, e: &Event, info: &CheckInfo, since: DateTime<Utc>) -> Notification {

@@ -55,6 +55,8 @@ pub struct Notifier {
 const ROUTER_KEY: &str = "router";
 /// Reminders and escalations are due to the second at most.
 const TICK: Duration = Duration::from_secs(1);
+/// Events handled per outbox transaction at most.
+const EVENT_BATCH: usize = 1024;
 
 pub struct Responder {
     pub shared: Arc<Shared>,
@@ -71,7 +73,10 @@ pub struct Responder {
 
 struct Memory {
     router: Router,
+    /// The router's memory as last written to the journal, and whether it may have
+    /// changed since (written with the next outbox rows, or by the next tick).
     saved: String,
+    dirty: bool,
     budget: Budget,
     silences: Vec<Silence>,
 }
@@ -92,19 +97,48 @@ impl Responder {
                 budget.restore(&r.check, t.with_timezone(&Utc), r.incident, r.outcome == "gave-up");
             }
         }
-        let mut mem = Memory { saved: router.to_json(), router, budget, silences };
+        let mut mem = Memory { saved: router.to_json(), router, budget, silences, dirty: false };
+        // Incidents that opened or closed while no one was listening (a crash between the
+        // state being stored and the event being handled) get their notifications now.
+        let out = self.reconcile(&mut mem).await;
+        self.send(&mut mem, out).await;
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut refresh_silences = tokio::time::interval(Duration::from_secs(60));
         loop {
             tokio::select! {
-                e = self.events.recv() => match e {
-                    Ok(e) => self.on_event(&mut mem, e).await,
-                    Err(broadcast::error::RecvError::Lagged(n)) => {
-                        tracing::error!(missed = n, "the responder fell behind the events; some notifications were not made");
+                e = self.events.recv() => {
+                    let mut lagged = false;
+                    let mut batch = Vec::new();
+                    match e {
+                        Ok(e) => batch.push(e),
+                        Err(broadcast::error::RecvError::Lagged(n)) => {
+                            tracing::warn!(missed = n, "the responder fell behind the events; reconciling with the checks' states");
+                            lagged = true;
+                        }
+                        Err(broadcast::error::RecvError::Closed) => break,
                     }
-                    Err(broadcast::error::RecvError::Closed) => break,
-                },
+                    // Whatever else is waiting goes into the same outbox transaction: an
+                    // outage that opens a thousand incidents costs a few fsyncs, not a thousand.
+                    while batch.len() < EVENT_BATCH {
+                        match self.events.try_recv() {
+                            Ok(e) => batch.push(e),
+                            Err(broadcast::error::TryRecvError::Lagged(n)) => {
+                                tracing::warn!(missed = n, "the responder fell behind the events; reconciling with the checks' states");
+                                lagged = true;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    let mut out = Vec::new();
+                    for e in batch {
+                        out.extend(self.on_event(&mut mem, e).await);
+                    }
+                    if lagged {
+                        out.extend(self.reconcile(&mut mem).await);
+                    }
+                    self.send(&mut mem, out).await;
+                }
                 Some(m) = self.msgs.recv() => self.on_msg(&mut mem, m).await,
                 _ = tick.tick() => {
                     let plan = self.plan.borrow().clone();
@@ -112,7 +146,9 @@ impl Responder {
                     let shared = self.shared.clone();
                     let own = move |check: &str| shared.checks.lock().expect("lock").get(check).and_then(|c| c.spec.route.clone());
                     let out = mem.router.tick(&w, &own);
+                    mem.dirty = true;
                     self.send(&mut mem, out).await;
+                    self.save(&mut mem).await;
                 }
                 _ = refresh_silences.tick() => self.reload_silences(&mut mem).await,
                 _ = stop.changed() => break,
@@ -144,6 +180,7 @@ impl Responder {
                 let plan = self.plan.borrow().clone();
                 let w = World { now: Utc::now(), plan: &plan, silences: &mem.silences };
                 let out = mem.router.handle(Input::Recovered { check, incident, attempts: attempt }, &w);
+                mem.dirty = true;
                 self.send(mem, out).await;
             }
         }
@@ -188,7 +225,7 @@ impl Responder {
         (Some(spec.clone()), info)
     }
 
-    async fn on_event(&mut self, mem: &mut Memory, e: Event) {
+    async fn on_event(&mut self, mem: &mut Memory, e: Event) -> Vec<Outgoing> {
         let (spec, info) = self.info(&e.check);
         let plan = self.plan.borrow().clone();
         let now = Utc::now();
@@ -225,7 +262,62 @@ impl Responder {
             let _ = tokio::task::spawn_blocking(move || j.record_recovery(&row, now_ms())).await;
             out.extend(mem.router.handle(Input::GaveUp { check, incident, attempts, at: now }, &w));
         }
-        self.send(mem, out).await;
+        mem.dirty = true;
+        out
+    }
+
+    /// Feeds the router what it missed: incidents open in the checks' states that it does
+    /// not track (opened), and ones it tracks that are no longer open (resolved).
+    async fn reconcile(&mut self, mem: &mut Memory) -> Vec<Outgoing> {
+        let now = Utc::now();
+        let mut missed = Vec::new();
+        {
+            let checks = self.shared.checks.lock().expect("lock");
+            for (name, live) in checks.iter() {
+                let s = &live.state;
+                if let (Some(id), Some(opened)) = (s.incident, s.incident_opened)
+                    && mem.router.tracked(name) != Some(id)
+                {
+                    missed.push(Event {
+                        check: name.clone(),
+                        at: opened,
+                        kind: crate::events::EventKind::IncidentOpened,
+                        incident: Some(id),
+                        severity: s.severity.unwrap_or(crate::result::Status::Critical),
+                        summary: s.summary.clone(),
+                        failures: s.consecutive_failures,
+                        inhibited: s.inhibited,
+                    });
+                }
+            }
+            for (name, id) in mem.router.all_tracked() {
+                let open = checks.get(&name).and_then(|c| c.state.incident);
+                if open != Some(id) {
+                    let summary = match checks.get(&name) {
+                        Some(c) => c.state.summary.clone(),
+                        None => "check removed from the configuration".into(),
+                    };
+                    missed.insert(0, Event {
+                        check: name,
+                        at: now,
+                        kind: crate::events::EventKind::Resolved { lasted_s: 0 },
+                        incident: Some(id),
+                        severity: crate::result::Status::Critical,
+                        summary,
+                        failures: 0,
+                        inhibited: false,
+                    });
+                }
+            }
+        }
+        if !missed.is_empty() {
+            tracing::info!(events = missed.len(), "notifying incidents the router had not seen");
+        }
+        let mut out = Vec::new();
+        for e in missed {
+            out.extend(self.on_event(mem, e).await);
+        }
+        out
     }
 
     fn start_recovery(&self, e: &Event, attempt: u32, recover: crate::recovery::RecoverSpec) {
@@ -259,15 +351,33 @@ impl Responder {
         });
     }
 
+    /// Writes the router's memory to the journal if it changed (each tick at most).
+    async fn save(&self, mem: &mut Memory) {
+        if !mem.dirty {
+            return;
+        }
+        mem.dirty = false;
+        let json = mem.router.to_json();
+        if json == mem.saved {
+            return;
+        }
+        mem.saved = json.clone();
+        let j = self.journal.clone();
+        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || j.set_meta(ROUTER_KEY, &json)).await {
+            tracing::error!("cannot save the router's timers: {e}");
+        }
+    }
+
     /// Writes the router's output to the outbox (committed before delivery may see it),
-    /// saves the router's memory if it changed, and wakes delivery.
+    /// with the router's memory in the same transaction, and wakes delivery.
     async fn send(&self, mem: &mut Memory, out: Vec<Outgoing>) {
+        if out.is_empty() {
+            return;
+        }
+        mem.dirty = false;
         let json = mem.router.to_json();
         let save = (json != mem.saved).then(|| json.clone());
         mem.saved = json;
-        if out.is_empty() && save.is_none() {
-            return;
-        }
         let rows: Vec<NewNotification> = out
             .into_iter()
             .map(|o| {
@@ -287,19 +397,80 @@ impl Responder {
             })
             .collect();
         let j = self.journal.clone();
-        let res = tokio::task::spawn_blocking(move || -> rusqlite::Result<usize> {
-            let pending = if rows.is_empty() { 0 } else { j.enqueue(&rows, now_ms())? };
-            if let Some(s) = save {
-                j.set_meta(ROUTER_KEY, &s)?;
-            }
-            Ok(pending)
-        })
-        .await;
+        let res = tokio::task::spawn_blocking(move || j.enqueue(&rows, now_ms(), save.as_deref().map(|s| (ROUTER_KEY, s)))).await;
         match res {
             Ok(Ok(pending)) if pending > 0 => self.wake.notify_one(),
             Ok(Ok(_)) => {}
             Ok(Err(e)) => tracing::error!("cannot write notifications to the outbox: {e}"),
             Err(e) => tracing::error!("cannot write notifications to the outbox: {e}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, HashMap};
+
+    use super::*;
+    use crate::notify::router::Route;
+    use crate::notify::{Fields, NoteKind};
+    use crate::result::Status;
+    use crate::schedule::Schedule;
+    use crate::state::{CheckState, Phase};
+
+    fn plan() -> NotifyPlan {
+        let ch = crate::notify::build("console", "log", Fields::new(BTreeMap::new())).unwrap();
+        let route = Route {
+            name: "critical".into(),
+            notify: vec!["console".into()],
+            cooldown: Duration::ZERO,
+            remind: None,
+            escalate: None,
+            resolved: true,
+        };
+        NotifyPlan { channels: [("console".into(), ch)].into(), routes: [("critical".into(), route)].into(), maintenance: Vec::new() }
+    }
+
+    /// A crash between a state being stored and its event being handled: on start (or
+    /// after falling behind) the responder notifies from the states themselves.
+    #[tokio::test]
+    async fn reconcile_notifies_incidents_the_router_missed() {
+        let journal = Arc::new(Journal::memory());
+        let shared = Arc::new(Shared::new(None, journal.clone(), 8));
+        let spec = Arc::new(CheckSpec::synthetic("api", Schedule::Every(Duration::from_secs(1))));
+        let open = CheckState {
+            phase: Phase::Failing,
+            incident: Some(7),
+            incident_opened: Some(Utc::now()),
+            severity: Some(Status::Critical),
+            summary: "HTTP 503".into(),
+            ..CheckState::default()
+        };
+        shared.install(&[spec], &mut HashMap::from([("api".to_string(), open)]));
+        let (_plan_tx, plan_rx) = watch::channel(Arc::new(plan()));
+        let (msgs_tx, msgs) = mpsc::unbounded_channel();
+        let (ctl, _ctl_rx) = mpsc::unbounded_channel();
+        let mut r = Responder {
+            shared: shared.clone(),
+            journal,
+            plan: plan_rx,
+            events: shared.events.subscribe(),
+            msgs,
+            msgs_tx,
+            ctl,
+            wake: Arc::new(Notify::new()),
+            stats: Default::default(),
+            http: reqwest::Client::new(),
+        };
+        let router = Router::new("picket@test".into());
+        let mut mem = Memory { saved: router.to_json(), router, budget: Budget::default(), silences: Vec::new(), dirty: false };
+        let out = r.reconcile(&mut mem).await;
+        assert_eq!(out.len(), 1);
+        assert_eq!((out[0].note.kind, out[0].note.incident, out[0].note.summary.as_str()), (NoteKind::Trigger, 7, "HTTP 503"));
+        assert!(r.reconcile(&mut mem).await.is_empty(), "once");
+        // The incident closed unseen: "resolved" to whoever was told.
+        shared.checks.lock().unwrap().get_mut("api").unwrap().state = CheckState::default();
+        let out = r.reconcile(&mut mem).await;
+        assert_eq!((out.len(), out[0].note.kind, out[0].channel.as_str()), (1, NoteKind::Resolved, "console"));
     }
 }

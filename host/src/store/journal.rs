@@ -175,8 +175,9 @@ impl Journal {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Adds notifications in one transaction; returns how many are pending delivery.
-    pub fn enqueue(&self, rows: &[NewNotification], now_ms: i64) -> rusqlite::Result<usize> {
+    /// Adds notifications in one transaction, with a meta value (the router's memory) if
+    /// given; returns how many are pending delivery.
+    pub fn enqueue(&self, rows: &[NewNotification], now_ms: i64, meta: Option<(&str, &str)>) -> rusqlite::Result<usize> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let mut pending = 0;
@@ -200,6 +201,12 @@ impl Journal {
                     state,
                     r.suppressed
                 ])?;
+            }
+            if let Some((k, v)) = meta {
+                tx.execute(
+                    "INSERT INTO journal_meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    params![k, v],
+                )?;
             }
         }
         tx.commit()?;
@@ -228,27 +235,28 @@ impl Journal {
         self.conn().query_row("SELECT MIN(next_ms) FROM outbox WHERE state = 'pending'", [], |r| r.get(0))
     }
 
-    pub fn delivered(&self, id: i64, attempts: u32, now_ms: i64) -> rusqlite::Result<()> {
-        self.conn().execute(
-            "UPDATE outbox SET state = 'delivered', attempts = ?2, done_ms = ?3, last_error = NULL WHERE id = ?1",
-            params![id, attempts, now_ms],
-        )?;
-        Ok(())
-    }
-
-    /// A failed attempt: try again at `next_ms`, or give up (`next_ms` = None).
-    pub fn attempt_failed(&self, id: i64, attempts: u32, error: &str, next_ms: Option<i64>, now_ms: i64) -> rusqlite::Result<()> {
-        match next_ms {
-            Some(next) => self.conn().execute(
-                "UPDATE outbox SET attempts = ?2, last_error = ?3, next_ms = ?4 WHERE id = ?1",
-                params![id, attempts, error, next],
-            )?,
-            None => self.conn().execute(
-                "UPDATE outbox SET state = 'failed', attempts = ?2, last_error = ?3, done_ms = ?4 WHERE id = ?1",
-                params![id, attempts, error, now_ms],
-            )?,
-        };
-        Ok(())
+    /// Records several attempts' outcomes in one transaction: `Ok(())` delivered,
+    /// `Err((error, Some(next_ms)))` retry then, `Err((error, None))` failed for good.
+    pub fn record_attempts(&self, outcomes: &[(i64, u32, Result<(), (String, Option<i64>)>)], now_ms: i64) -> rusqlite::Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        for (id, attempts, outcome) in outcomes {
+            match outcome {
+                Ok(()) => tx.execute(
+                    "UPDATE outbox SET state = 'delivered', attempts = ?2, done_ms = ?3, last_error = NULL WHERE id = ?1",
+                    params![id, attempts, now_ms],
+                )?,
+                Err((e, Some(next))) => tx.execute(
+                    "UPDATE outbox SET attempts = ?2, last_error = ?3, next_ms = ?4 WHERE id = ?1",
+                    params![id, attempts, e, next],
+                )?,
+                Err((e, None)) => tx.execute(
+                    "UPDATE outbox SET state = 'failed', attempts = ?2, last_error = ?3, done_ms = ?4 WHERE id = ?1",
+                    params![id, attempts, e, now_ms],
+                )?,
+            };
+        }
+        tx.commit()
     }
 
     /// Notifications, newest first, optionally of one state.
@@ -411,7 +419,7 @@ mod tests {
     #[test]
     fn due_keeps_each_incidents_order_per_provider() {
         let j = Journal::memory();
-        j.enqueue(&[note("a", "k1", "trigger"), note("b", "k1", "trigger"), note("a", "k1", "resolved"), note("a", "k2", "trigger")], 0)
+        j.enqueue(&[note("a", "k1", "trigger"), note("b", "k1", "trigger"), note("a", "k1", "resolved"), note("a", "k2", "trigger")], 0, None)
             .unwrap();
         let due: Vec<(String, String, String)> =
             j.due(0, 10).unwrap().into_iter().map(|r| (r.provider, r.dedup_key, r.kind)).collect();
@@ -421,9 +429,9 @@ mod tests {
             vec![("a".into(), "k1".into(), "trigger".into()), ("b".into(), "k1".into(), "trigger".into()), ("a".into(), "k2".into(), "trigger".into())]
         );
         // A retry scheduled later still blocks the resolve behind it.
-        j.attempt_failed(1, 1, "refused", Some(5_000), 0).unwrap();
+        j.record_attempts(&[(1, 1, Err(("refused".into(), Some(5_000))))], 0).unwrap();
         assert!(j.due(1_000, 10).unwrap().iter().all(|r| r.id != 3));
-        j.delivered(1, 2, 6_000).unwrap();
+        j.record_attempts(&[(1, 2, Ok(()))], 6_000).unwrap();
         assert!(j.due(6_000, 10).unwrap().iter().any(|r| r.id == 3));
         assert_eq!(j.counts().unwrap(), OutboxCounts { pending: 3, failed: 0, delivered: 1, suppressed: 0 });
     }
@@ -433,7 +441,7 @@ mod tests {
         let j = Journal::memory();
         let mut n = note("a", "k", "trigger");
         n.suppressed = Some("inhibited by redis".into());
-        assert_eq!(j.enqueue(&[n], 0).unwrap(), 0);
+        assert_eq!(j.enqueue(&[n], 0, None).unwrap(), 0);
         assert!(j.due(10, 10).unwrap().is_empty());
         let all = j.notifications(None, 10).unwrap();
         assert_eq!(all[0].state, "suppressed");
