@@ -564,6 +564,7 @@ recover = {{ run = ["./restart-web.sh"], recheck_after = "1s", max = 3, within =
     let kill_web = || run(&format!("kill $(cat {}/web.pid) 2>/dev/null", dir.display()));
     let d = DaemonProc::start(&w.checks(), &w.store());
     eventually(SOON, "web to be up", || (d.check("web")["status"] == "ok").then_some(()));
+    assert!(d.check("web")["recover"].as_str().unwrap().ends_with("restart-web.sh"));
     assert!(kill_web().success());
     let got = hook.wait_for(2, SOON);
     assert_eq!((got[0]["kind"].as_str(), got[1]["kind"].as_str()), (Some("trigger"), Some("resolved")), "{got:?}");

@@ -100,6 +100,17 @@ struct CheckView {
     target: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    runbook: Option<String>,
+    /// `alert.route`, when the check names its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    route: Option<String>,
+    /// The recovery action, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recover: Option<String>,
+    /// Until when failures are not counted (a recovery action ran; its recheck is due then).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recovery_grace_until: Option<chrono::DateTime<chrono::Utc>>,
     schedule: String,
     file: String,
     line: usize,
@@ -124,13 +135,17 @@ struct CheckView {
     skipped: u64,
 }
 
-fn view(c: &CheckLive) -> CheckView {
+fn view(c: &CheckLive, grace: Option<chrono::DateTime<chrono::Utc>>) -> CheckView {
     let s = &c.spec;
     CheckView {
         name: s.name.clone(),
         plugin: s.plugin_name.clone(),
         target: s.secrets.scrub(&s.target),
         description: s.description.clone(),
+        runbook: s.runbook.clone(),
+        route: s.route.clone(),
+        recover: s.recover.as_ref().map(|r| r.action.describe()),
+        recovery_grace_until: grace.filter(|g| *g > chrono::Utc::now()),
         schedule: s.schedule.describe(),
         file: s.file.display().to_string(),
         line: s.line,
@@ -157,7 +172,8 @@ fn view(c: &CheckLive) -> CheckView {
 }
 
 async fn list_checks(State(d): State<Arc<Daemon>>) -> Json<serde_json::Value> {
-    let checks: Vec<CheckView> = d.shared.checks.lock().expect("lock").values().map(view).collect();
+    let grace = d.shared.grace.lock().expect("lock").clone();
+    let checks: Vec<CheckView> = d.shared.checks.lock().expect("lock").values().map(|c| view(c, grace.get(&c.spec.name).copied())).collect();
     Json(json!({ "checks": checks }))
 }
 
@@ -168,7 +184,8 @@ fn not_found(d: &Daemon, name: &str) -> ApiError {
 }
 
 async fn one_check(State(d): State<Arc<Daemon>>, Path(name): Path<String>) -> ApiResult<Json<CheckView>> {
-    let found = d.shared.checks.lock().expect("lock").get(&name).map(view);
+    let grace = d.shared.grace.lock().expect("lock").get(&name).copied();
+    let found = d.shared.checks.lock().expect("lock").get(&name).map(|c| view(c, grace));
     found.map(Json).ok_or_else(|| not_found(&d, &name))
 }
 
