@@ -233,6 +233,7 @@ pub async fn run(
         wake: wake.clone(),
         stats: shared.notify_stats.clone(),
         http: http.clone(),
+        clock: crate::schedule::Clock::now(),
     };
     let responder = tokio::spawn(responder.run(stop_rx.clone()));
     let delivery = Delivery { journal: journal.clone(), plan: plan_rx, wake, stats: shared.notify_stats.clone(), http };

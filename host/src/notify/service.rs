@@ -69,6 +69,8 @@ pub struct Responder {
     pub wake: Arc<Notify>,
     pub stats: Arc<Stats>,
     pub http: reqwest::Client,
+    /// Wall time from tokio's clock, so paused-time tests drive reminders and escalation.
+    pub clock: crate::schedule::Clock,
 }
 
 struct Memory {
@@ -142,7 +144,7 @@ impl Responder {
                 Some(m) = self.msgs.recv() => self.on_msg(&mut mem, m).await,
                 _ = tick.tick() => {
                     let plan = self.plan.borrow().clone();
-                    let w = World { now: Utc::now(), plan: &plan, silences: &mem.silences };
+                    let w = World { now: self.now(), plan: &plan, silences: &mem.silences };
                     let shared = self.shared.clone();
                     let own = move |check: &str| shared.checks.lock().expect("lock").get(check).and_then(|c| c.spec.route.clone());
                     let out = mem.router.tick(&w, &own);
@@ -178,12 +180,16 @@ impl Responder {
                     duration_ms = outcome.duration.as_millis() as u64, recheck_in_s = recheck.as_secs(), "recovery attempt finished");
                 *self.stats.recoveries.lock().expect("lock").entry((check.clone(), outcome.outcome)).or_default() += 1;
                 let plan = self.plan.borrow().clone();
-                let w = World { now: Utc::now(), plan: &plan, silences: &mem.silences };
+                let w = World { now: self.now(), plan: &plan, silences: &mem.silences };
                 let out = mem.router.handle(Input::Recovered { check, incident, attempts: attempt }, &w);
                 mem.dirty = true;
                 self.send(mem, out).await;
             }
         }
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.wall(tokio::time::Instant::now())
     }
 
     fn spec(&self, check: &str) -> Option<Arc<CheckSpec>> {
@@ -228,7 +234,7 @@ impl Responder {
     async fn on_event(&mut self, mem: &mut Memory, e: Event) -> Vec<Outgoing> {
         let (spec, info) = self.info(&e.check);
         let plan = self.plan.borrow().clone();
-        let now = Utc::now();
+        let now = self.now();
         let mut gave_up = None;
         if let Some(recover) = spec.as_ref().and_then(|s| s.recover.clone()) {
             let paused = plan.maintenance.iter().any(|m| m.covers(&e.check) && m.active(now));
@@ -269,7 +275,7 @@ impl Responder {
     /// Feeds the router what it missed: incidents open in the checks' states that it does
     /// not track (opened), and ones it tracks that are no longer open (resolved).
     async fn reconcile(&mut self, mem: &mut Memory) -> Vec<Outgoing> {
-        let now = Utc::now();
+        let now = self.now();
         let mut missed = Vec::new();
         {
             let checks = self.shared.checks.lock().expect("lock");
@@ -323,10 +329,10 @@ impl Responder {
     fn start_recovery(&self, e: &Event, attempt: u32, recover: crate::recovery::RecoverSpec) {
         let (check, incident) = (e.check.clone(), e.incident.unwrap_or(0));
         // Failures while it runs are not counted; the recheck after it is.
-        let until = Utc::now() + chrono::Duration::from_std(recover.timeout + recover.recheck_after).unwrap_or_default();
+        let until = self.now() + chrono::Duration::from_std(recover.timeout + recover.recheck_after).unwrap_or_default();
         self.shared.grace.lock().expect("lock").insert(check.clone(), until);
         tracing::warn!(check = %check, incident, attempt, action = %recover.action.describe(), "running recovery action");
-        let (journal, msgs, http) = (self.journal.clone(), self.msgs_tx.clone(), self.http.clone());
+        let (journal, msgs, http, clock) = (self.journal.clone(), self.msgs_tx.clone(), self.http.clone(), self.clock);
         tokio::spawn(async move {
             let started = now_ms();
             let env = [("PICKET_CHECK", check.clone()), ("PICKET_INCIDENT", incident.to_string()), ("PICKET_ATTEMPT", attempt.to_string())];
@@ -347,7 +353,7 @@ impl Responder {
                 Ok(Err(e)) => tracing::error!(check = %check, "cannot record the recovery attempt: {e}"),
                 Err(e) => tracing::error!(check = %check, "cannot record the recovery attempt: {e}"),
             }
-            let _ = msgs.send(Msg::RecoveryDone { check, incident, attempt, outcome, ended: Utc::now() });
+            let _ = msgs.send(Msg::RecoveryDone { check, incident, attempt, outcome, ended: clock.wall(tokio::time::Instant::now()) });
         });
     }
 
@@ -461,6 +467,7 @@ mod tests {
             wake: Arc::new(Notify::new()),
             stats: Default::default(),
             http: reqwest::Client::new(),
+            clock: crate::schedule::Clock::now(),
         };
         let router = Router::new("picket@test".into());
         let mut mem = Memory { saved: router.to_json(), router, budget: Budget::default(), silences: Vec::new(), dirty: false };
@@ -472,5 +479,64 @@ mod tests {
         shared.checks.lock().unwrap().get_mut("api").unwrap().state = CheckState::default();
         let out = r.reconcile(&mut mem).await;
         assert_eq!((out.len(), out[0].note.kind, out[0].channel.as_str()), (1, NoteKind::Resolved, "console"));
+    }
+
+    /// The running responder on paused time: a critical incident pages, is reminded after
+    /// 10 min and escalated after 15, all through the outbox.
+    #[tokio::test(start_paused = true)]
+    async fn the_running_responder_reminds_and_escalates_on_tokio_time() {
+        let journal = Arc::new(Journal::memory());
+        let shared = Arc::new(Shared::new(None, journal.clone(), 1));
+        shared.install(&[Arc::new(CheckSpec::synthetic("api", Schedule::Every(Duration::from_secs(60))))], &mut HashMap::new());
+        let mut p = plan();
+        let managers = Route { name: "managers".into(), ..p.routes["critical"].clone() };
+        let critical = p.routes.get_mut("critical").unwrap();
+        critical.remind = Some(crate::notify::router::Remind { every: Duration::from_secs(600), backoff: 1.0, max: Duration::from_secs(600) });
+        critical.escalate = Some(crate::notify::router::Escalate { after: Duration::from_secs(900), to: "managers".into() });
+        p.routes.insert("managers".into(), managers);
+        let (_plan_tx, plan_rx) = watch::channel(Arc::new(p));
+        let (msgs_tx, msgs) = mpsc::unbounded_channel();
+        let (ctl, _ctl_rx) = mpsc::unbounded_channel();
+        let clock = crate::schedule::Clock::now();
+        let r = Responder {
+            shared: shared.clone(),
+            journal: journal.clone(),
+            plan: plan_rx,
+            events: shared.events.subscribe(),
+            msgs,
+            msgs_tx,
+            ctl,
+            wake: Arc::new(Notify::new()),
+            stats: Default::default(),
+            http: reqwest::Client::new(),
+            clock,
+        };
+        let (stop_tx, stop) = watch::channel(false);
+        let task = tokio::spawn(r.run(stop));
+        let kinds = |j: &Journal| -> Vec<String> {
+            let mut k: Vec<String> = j.notifications(None, 100).unwrap().into_iter().map(|n| format!("{}:{}", n.route, n.kind)).collect();
+            k.reverse();
+            k
+        };
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let at = clock.wall(tokio::time::Instant::now());
+        let _ = shared.events.send(Event {
+            check: "api".into(),
+            at,
+            kind: crate::events::EventKind::IncidentOpened,
+            incident: Some(1),
+            severity: Status::Critical,
+            summary: "HTTP 503".into(),
+            failures: 2,
+            inhibited: false,
+        });
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert_eq!(kinds(&journal), ["critical:trigger"]);
+        tokio::time::sleep(Duration::from_secs(600)).await;
+        assert_eq!(kinds(&journal), ["critical:trigger", "critical:reminder"]);
+        tokio::time::sleep(Duration::from_secs(300)).await;
+        assert_eq!(kinds(&journal), ["critical:trigger", "critical:reminder", "managers:escalation"]);
+        stop_tx.send(true).unwrap();
+        task.await.unwrap();
     }
 }
