@@ -384,29 +384,17 @@ target = "{app}"
     assert!(mail.data.contains("Subject: [picket] [CRITICAL] api: "), "{}", mail.data);
 }
 
+/// `[defaults]` and one webhook channel `hook` as the critical route; checks follow.
+fn with_hook(every: &str, alert: &str, hook: &str) -> String {
+    format!(
+        "[defaults]\nevery = \"{every}\"\nalert = {{ {alert} }}\n\n[notify.hook]\nkind = \"webhook\"\nurl = \"{hook}\"\nretry_first = \"100ms\"\nretry_max = \"400ms\"\n\n[route.critical]\nnotify = [\"hook\"]\n"
+    )
+}
+
 /// A check that fails, recovers, fails and recovers: two incidents, four notifications.
 fn flapping_app_checks(hook: &str, app: &str) -> String {
-    format!(
-        r#"
-[defaults]
-every = "200ms"
-alert = {{ after = 1, resolve_after = 1, flap_changes = 100 }}
-
-[notify.hook]
-kind = "webhook"
-url = "{hook}"
-retry_first = "100ms"
-retry_max = "400ms"
-
-[route.critical]
-notify = ["hook"]
-
-[[check]]
-name = "api"
-plugin = "http"
-target = "{app}"
-"#
-    )
+    with_hook("200ms", "after = 1, resolve_after = 1, flap_changes = 100", hook)
+        + &format!("\n[[check]]\nname = \"api\"\nplugin = \"http\"\ntarget = \"{app}\"\n")
 }
 
 #[test]
@@ -540,27 +528,16 @@ fn recovery_restarts_a_killed_service_and_the_incident_resolves() {
     let started = std::process::Command::new(&script).stdout(std::process::Stdio::null()).status().unwrap();
     assert!(started.success());
     let hook = Capture::start();
-    w.rewrite(&format!(
-        r#"
-[defaults]
-every = "250ms"
-alert = {{ after = 2, resolve_after = 1 }}
-
-[notify.hook]
-kind = "webhook"
-url = "{hook}"
-
-[route.critical]
-notify = ["hook"]
-
+    w.rewrite(&(with_hook("250ms", "after = 2, resolve_after = 1", &hook.url("/hook"))
+        + &format!(
+            r#"
 [[check]]
 name = "web"
 plugin = "http"
 target = "http://127.0.0.1:{port}/"
 recover = {{ run = ["./restart-web.sh"], recheck_after = "1s", max = 3, within = "1h", timeout = "10s" }}
-"#,
-        hook = hook.url("/hook"),
-    ));
+"#
+        )));
     let kill_web = || run(&format!("kill $(cat {}/web.pid) 2>/dev/null", dir.display()));
     let d = DaemonProc::start(&w.checks(), &w.store());
     eventually(SOON, "web to be up", || (d.check("web")["status"] == "ok").then_some(()));
@@ -655,19 +632,10 @@ recover = {{ http = "{restart}", body = "{{\"service\": \"db\"}}", recheck_after
 fn a_child_is_held_while_its_parent_is_down_and_pages_if_it_still_fails_after() {
     let (parent, child) = (App::start(503), App::start(503));
     let hook = Capture::start();
-    let w = Workdir::new(&format!(
-        r#"
-[defaults]
-every = "250ms"
-alert = {{ after = 2, resolve_after = 1 }}
-
-[notify.hook]
-kind = "webhook"
-url = "{hook}"
-
-[route.critical]
-notify = ["hook"]
-
+    let w = Workdir::new(
+        &(with_hook("250ms", "after = 2, resolve_after = 1", &hook.url("/hook"))
+            + &format!(
+                r#"
 [[check]]
 name = "redis"
 plugin = "http"
@@ -679,10 +647,10 @@ plugin = "http"
 target = "{child}"
 depends_on = ["redis"]
 "#,
-        hook = hook.url("/hook"),
-        parent = parent.server.url("/"),
-        child = child.server.url("/"),
-    ));
+                parent = parent.server.url("/"),
+                child = child.server.url("/"),
+            )),
+    );
     let d = DaemonProc::start(&w.checks(), &w.store());
     let held = eventually(SOON, "the child's notification held", || {
         let n = d.get("/api/v1/notifications?state=suppressed").json();

@@ -437,6 +437,25 @@ mod tests {
         NotifyPlan { channels: [("console".into(), ch)].into(), routes: [("critical".into(), route)].into(), maintenance: Vec::new() }
     }
 
+    /// A responder on its own channels (the plan's sender and the scheduler's receiver are
+    /// dropped: nothing reloads, rechecks go nowhere).
+    fn responder(shared: &Arc<Shared>, journal: Arc<Journal>, plan: NotifyPlan, clock: crate::schedule::Clock) -> Responder {
+        let (msgs_tx, msgs) = mpsc::unbounded_channel();
+        Responder {
+            shared: shared.clone(),
+            journal,
+            plan: watch::channel(Arc::new(plan)).1,
+            events: shared.events.subscribe(),
+            msgs,
+            msgs_tx,
+            ctl: mpsc::unbounded_channel().0,
+            wake: Arc::new(Notify::new()),
+            stats: Default::default(),
+            http: reqwest::Client::new(),
+            clock,
+        }
+    }
+
     /// A crash between a state being stored and its event being handled: on start (or
     /// after falling behind) the responder notifies from the states themselves.
     #[tokio::test]
@@ -453,22 +472,7 @@ mod tests {
             ..CheckState::default()
         };
         shared.install(&[spec], &mut HashMap::from([("api".to_string(), open)]));
-        let (_plan_tx, plan_rx) = watch::channel(Arc::new(plan()));
-        let (msgs_tx, msgs) = mpsc::unbounded_channel();
-        let (ctl, _ctl_rx) = mpsc::unbounded_channel();
-        let mut r = Responder {
-            shared: shared.clone(),
-            journal,
-            plan: plan_rx,
-            events: shared.events.subscribe(),
-            msgs,
-            msgs_tx,
-            ctl,
-            wake: Arc::new(Notify::new()),
-            stats: Default::default(),
-            http: reqwest::Client::new(),
-            clock: crate::schedule::Clock::now(),
-        };
+        let mut r = responder(&shared, journal, plan(), crate::schedule::Clock::now());
         let router = Router::new("picket@test".into());
         let mut mem = Memory { saved: router.to_json(), router, budget: Budget::default(), silences: Vec::new(), dirty: false };
         let out = r.reconcile(&mut mem).await;
@@ -494,23 +498,8 @@ mod tests {
         critical.remind = Some(crate::notify::router::Remind { every: Duration::from_secs(600), backoff: 1.0, max: Duration::from_secs(600) });
         critical.escalate = Some(crate::notify::router::Escalate { after: Duration::from_secs(900), to: "managers".into() });
         p.routes.insert("managers".into(), managers);
-        let (_plan_tx, plan_rx) = watch::channel(Arc::new(p));
-        let (msgs_tx, msgs) = mpsc::unbounded_channel();
-        let (ctl, _ctl_rx) = mpsc::unbounded_channel();
         let clock = crate::schedule::Clock::now();
-        let r = Responder {
-            shared: shared.clone(),
-            journal: journal.clone(),
-            plan: plan_rx,
-            events: shared.events.subscribe(),
-            msgs,
-            msgs_tx,
-            ctl,
-            wake: Arc::new(Notify::new()),
-            stats: Default::default(),
-            http: reqwest::Client::new(),
-            clock,
-        };
+        let r = responder(&shared, journal.clone(), p, clock);
         let (stop_tx, stop) = watch::channel(false);
         let task = tokio::spawn(r.run(stop));
         let kinds = |j: &Journal| -> Vec<String> {
