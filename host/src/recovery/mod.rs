@@ -126,10 +126,6 @@ impl Budget {
         b.running = false;
         b.grace_until = Some(grace_until);
     }
-
-    pub fn forget(&mut self, check: &str) {
-        self.checks.remove(check);
-    }
 }
 
 #[cfg(test)]
