@@ -11,8 +11,9 @@
 //! ```
 //!
 //! Alertmanager resolves an alert by itself at `endsAt`; picket sets it `expire` ahead
-//! and every reminder sends it again, so a picket that disappears does not leave an alert
-//! firing forever.
+//! and sends it again every quarter of `expire` while the incident is open (and with every
+//! reminder), so a picket that disappears does not leave an alert firing forever, and
+//! one that keeps running never lets it lapse.
 
 use std::time::Duration;
 
@@ -90,6 +91,10 @@ impl Alertmanager {
 impl Provider for Alertmanager {
     fn kind(&self) -> &'static str {
         "alertmanager"
+    }
+
+    fn refresh_every(&self) -> Option<Duration> {
+        Some(self.expire / 4)
     }
 
     fn send<'a>(&'a self, n: &'a Notification, cx: &'a SendContext) -> SendFuture<'a> {

@@ -203,6 +203,13 @@ pub trait Provider: Send + Sync + std::fmt::Debug {
     }
 
     fn send<'a>(&'a self, n: &'a Notification, cx: &'a SendContext) -> SendFuture<'a>;
+
+    /// For receivers that forget an alert unless told again (Alertmanager's `endsAt`):
+    /// how often the router re-sends an open incident to this channel, whatever the
+    /// route's reminders say.
+    fn refresh_every(&self) -> Option<std::time::Duration> {
+        None
+    }
 }
 
 /// A configured `[notify.NAME]`: the provider and its retry policy.

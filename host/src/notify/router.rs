@@ -133,6 +133,9 @@ struct Tracked {
     reminder_gap_s: f64,
     escalate_at: Option<DateTime<Utc>>,
     escalated: bool,
+    /// Channels that forget alerts (Alertmanager): when each was last sent this incident.
+    #[serde(default)]
+    refreshed: BTreeMap<String, DateTime<Utc>>,
 }
 
 /// The router's memory, persisted in the journal after every change.
@@ -255,7 +258,9 @@ impl Router {
                 t.hold = Some(hold);
             }
             None => {
-                t.told.extend(w.fan_out(&route, &note, None, out));
+                let told = w.fan_out(&route, &note, None, out);
+                t.refreshed.extend(told.iter().map(|c| (c.clone(), w.now)));
+                t.told.extend(told);
                 t.hold = None;
                 if t.note.severity == Status::Warning {
                     self.last_warning.insert(check.to_string(), w.now);
@@ -317,6 +322,7 @@ impl Router {
                     reminder_gap_s: 0.0,
                     escalate_at: None,
                     escalated: false,
+                    refreshed: BTreeMap::new(),
                 };
                 self.incidents.insert(e.check.clone(), t);
                 self.trigger(&e.check, own, w, out);
@@ -406,13 +412,29 @@ impl Router {
             if t.hold.is_some() || t.told.is_empty() {
                 continue;
             }
+            // Receivers that forget (Alertmanager) hear it again, silenced or not: the
+            // alert is still firing, and a silence holds back news, not facts.
+            for (ch, last) in t.refreshed.iter_mut() {
+                let every = w.plan.channels.get(ch).and_then(|c| c.provider.refresh_every());
+                if let Some(every) = every.filter(|e| after(*last, *e) <= w.now) {
+                    let mut note = t.note.clone();
+                    note.kind = NoteKind::Reminder;
+                    note.at = w.now;
+                    out.push(Outgoing { channel: ch.clone(), note, suppressed: None });
+                    *last = w.now;
+                }
+            }
             let Some(route) = w.plan.route_for(own, t.note.severity).cloned() else { continue };
             if t.next_reminder.is_some_and(|d| d <= w.now) {
                 if quiet.is_none() {
                     let mut note = t.note.clone();
                     note.kind = NoteKind::Reminder;
                     note.at = w.now;
-                    w.fan_out(&route, &note, None, &mut out);
+                    for ch in w.fan_out(&route, &note, None, &mut out) {
+                        if let Some(last) = t.refreshed.get_mut(&ch) {
+                            *last = w.now;
+                        }
+                    }
                 }
                 let r = route.remind.unwrap_or(Remind { every: Duration::from_secs(3600), backoff: 1.0, max: Duration::from_secs(3600) });
                 t.reminder_gap_s = (t.reminder_gap_s * r.backoff).min(r.max.as_secs_f64()).max(1.0);
@@ -427,7 +449,9 @@ impl Router {
                 let mut note = t.note.clone();
                 note.kind = NoteKind::Escalation;
                 note.at = w.now;
-                t.told.extend(w.fan_out(to, &note, None, &mut out));
+                let told = w.fan_out(to, &note, None, &mut out);
+                t.refreshed.extend(told.iter().map(|c| (c.clone(), w.now)));
+                t.told.extend(told);
                 t.escalated = true;
             }
         }
@@ -685,6 +709,28 @@ mod tests {
                 ("pager".into(), "picket/api/4/recovery-gave-up".into()),
             ]
         );
+    }
+
+    #[test]
+    fn alertmanager_hears_an_open_incident_again_before_it_would_expire() {
+        let mut h = Harness::new();
+        let mut f = BTreeMap::new();
+        f.insert("url".to_string(), serde_json::json!("http://127.0.0.1:9093"));
+        f.insert("expire".to_string(), serde_json::json!("1h"));
+        let am = crate::notify::build("am", "alertmanager", Fields::new(f)).unwrap();
+        h.plan.channels.insert("am".into(), am);
+        h.plan.routes.get_mut("warning").unwrap().notify.push("am".into());
+        let out = h.input(ev("db", 1, EventKind::IncidentOpened, Status::Warning, mins(0), false), mins(0));
+        assert_eq!(sent(&out), vec![("chat".into(), NoteKind::Trigger), ("am".into(), NoteKind::Trigger)]);
+        assert!(h.tick(mins(14)).is_empty());
+        // A quarter of `expire`, silenced or not; the chat channel is not bothered.
+        h.silences.push(Silence { id: 1, check: "db".into(), created: String::new(), until: String::new(), reason: "x".into(), by: "y".into(), until_ms: mins(100).timestamp_millis() });
+        assert_eq!(sent(&h.tick(mins(15))), vec![("am".into(), NoteKind::Reminder)]);
+        assert!(h.tick(mins(29)).is_empty());
+        assert_eq!(sent(&h.tick(mins(30))), vec![("am".into(), NoteKind::Reminder)]);
+        let out = h.input(ev("db", 1, EventKind::Resolved { lasted_s: 0 }, Status::Warning, mins(31), false), mins(31));
+        assert!(sent(&out).contains(&("am".into(), NoteKind::Resolved)));
+        assert!(h.tick(mins(60)).is_empty());
     }
 
     #[test]
