@@ -12,12 +12,14 @@
 //!   forecasts, and a real Prometheus scraping it.
 //! - `notify`: notifications (webhook, Slack, PagerDuty, real Alertmanager, SMTP), the
 //!   outbox across receiver outages and `kill -9`, silences, recovery actions.
+//! - `examples`: the other-language plugin examples, built from source and run.
 //! - `plugins`: `picket plugin inspect`, sha256 pins, components that are not plugins.
 
 mod cli;
 mod config_ui;
 mod daemon;
 mod disk;
+mod examples;
 mod http;
 mod notify;
 mod plugins;

@@ -115,9 +115,38 @@ fn setup() -> Result<()> {
     Ok(())
 }
 
+/// componentize-py, pinned, for the Python plugin example (`examples/python/`).
+const COMPONENTIZE_PY: &str = "0.25.1";
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
+}
+
+/// A venv under `target/toolchains/python` with the pinned componentize-py (the tests
+/// find it there), made once.
+fn python_toolchain() -> Result<()> {
+    let venv = target_dir().join("toolchains").join("python");
+    let bin = venv.join("bin").join("componentize-py");
+    let have = Command::new(&bin).arg("--version").output().map(|o| String::from_utf8_lossy(&o.stdout).contains(COMPONENTIZE_PY));
+    if have.unwrap_or(false) {
+        return Ok(());
+    }
+    if !venv.join("bin").join("pip").exists() {
+        let made = Command::new("python3").args(["-m", "venv"]).arg(&venv).status().map(|s| s.success()).unwrap_or(false);
+        if !made {
+            // Debian's own python3 keeps venv in a package of its own.
+            apt_install(&["python3-venv"])?;
+            run(Command::new("python3").args(["-m", "venv", "--clear"]).arg(&venv)).context("python3 -m venv")?;
+        }
+    }
+    run(Command::new(venv.join("bin").join("pip")).args(["install", "--quiet", &format!("componentize-py=={COMPONENTIZE_PY}")]))
+        .context("pip install componentize-py")
+}
+
 fn test(extra: &[String]) -> Result<ExitCode> {
     setup()?;
     apt_install(TEST_PACKAGES)?;
+    python_toolchain()?;
     let mut cmd = Command::new(env!("CARGO"));
     cmd.current_dir(root()).args(["test", "--workspace"]);
     cmd.args(extra);
@@ -153,8 +182,7 @@ fn demo(extra: &[String]) -> Result<ExitCode> {
     let scratch = tempdir()?;
     let _redis = start_redis(&scratch)?;
     let _pg = start_postgres(&scratch)?;
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
-    let status = Command::new(target.join("debug").join("picket"))
+    let status = Command::new(target_dir().join("debug").join("picket"))
         .current_dir(root())
         .args(["check", "-c", "checks"])
         .args(extra)

@@ -1,0 +1,76 @@
+"""freshness: the JSON API answers, and a timestamp in it is recent.
+
+The check the seed runbooks do with `curl | jq` in a cron: "the feed's `updated_at` is no
+older than 10 minutes". Built with componentize-py against picket's `wit/` contract; it
+reaches the network only through picket's `http` capability, so only what the check's
+TOML grants.
+"""
+
+import json
+from datetime import datetime
+
+from componentize_py_types import Err
+from wit_world import exports
+from wit_world.imports import clock, http, log, types
+
+UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def seconds(text: str) -> float:
+    """ "10m" → 600.0 """
+    for suffix in ("ms", "s", "m", "h", "d"):
+        number = text[: -len(suffix)]
+        if text.endswith(suffix) and number.replace(".", "", 1).isdigit():
+            return float(number) * UNITS[suffix]
+    raise ValueError(f'{text!r} is not a duration such as "10m"')
+
+
+def excerpt(body: bytes) -> str:
+    return body[:300].decode("utf-8", "replace")
+
+
+class Check(exports.Check):
+    def describe(self) -> types.Info:
+        return types.Info(
+            name="freshness",
+            version="0.1.0",
+            description="a JSON API answers and a timestamp in it is recent",
+            params=[
+                types.ParamInfo("max_age", "duration", True, "older than this is critical"),
+                types.ParamInfo("field", "string", False, "dotted path of the timestamp (default updated_at)"),
+                types.ParamInfo("url", "string", False, "fetch this instead of the target (it must be granted)"),
+            ],
+            metrics=[
+                types.MetricInfo("age", "s", "how old the timestamp is", False),
+                types.MetricInfo("response_time", "s", "time to the full response", False),
+            ],
+        )
+
+    def check(self, config: types.Config) -> types.Report:
+        params = json.loads(config.params or "{}")
+        field = params.get("field", "updated_at")
+        max_age = seconds(params["max_age"])
+        url = params.get("url", config.target)
+        request = http.Request("GET", url, [("accept", "application/json")], None, config.timeout_ms, False, 1 << 20)
+        try:
+            resp = http.send(request)
+        except Err as e:
+            err: types.Error = e.value
+            return types.Report(types.Status.CRITICAL, f"{err.kind.name.lower()}: {err.message}", [], None)
+        rt = types.Metric("response_time", resp.elapsed_us / 1e6, "s")
+        if resp.status != 200:
+            return types.Report(types.Status.CRITICAL, f"HTTP {resp.status}", [rt], excerpt(resp.body))
+        try:
+            value = json.loads(resp.body)
+            for part in field.split("."):
+                value = value[part]
+            stamp = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+            if stamp.tzinfo is None:
+                raise ValueError(f"{value!r} has no time zone")
+        except (ValueError, KeyError, TypeError) as e:
+            return types.Report(types.Status.CRITICAL, f"no usable {field}: {e}", [rt], excerpt(resp.body))
+        age = clock.wall_ms() / 1000 - stamp.timestamp()
+        log.log(log.Level.DEBUG, f"{field} = {value}, {age:.0f}s old")
+        status = types.Status.CRITICAL if age > max_age else types.Status.OK
+        summary = f"{field} is {age:.0f}s old (max {params['max_age']})"
+        return types.Report(status, summary, [types.Metric("age", age, "s"), rt], None)
