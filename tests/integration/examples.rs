@@ -34,6 +34,24 @@ fn build_python(name: &str, out: &Path) -> PathBuf {
     wasm
 }
 
+/// Builds `examples/js/<name>` (its `node_modules` from `npm ci`) into `out`.
+fn build_js(name: &str, out: &Path) -> PathBuf {
+    let dir = root().join("examples/js").join(name);
+    let jco = dir.join("node_modules/.bin/jco");
+    assert!(jco.exists(), "{} is missing: `cargo xtask test` runs `npm ci` there", jco.display());
+    let wasm = out.join(format!("{name}.wasm"));
+    let o = Command::new(&jco)
+        .args(["componentize", "app.js", "--wit"])
+        .arg(root().join("wit"))
+        .args(["--world-name", "plugin", "-d", "http", "-d", "fetch-event", "-o"])
+        .arg(&wasm)
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success() && wasm.exists(), "jco componentize failed:\n{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    wasm
+}
+
 /// A feed whose `updated_at` is `age_s` seconds old at each request.
 fn feed(age_s: i64) -> HttpServer {
     HttpServer::start(move |_| {
@@ -101,4 +119,48 @@ field = "meta.updated_at"
     assert!(sneaky["summary"].as_str().unwrap().contains("denied"), "{sneaky}");
     assert_eq!(elsewhere.count(), 0);
     assert_eq!(out.code, 2, "a critical result: {}", out.stderr);
+}
+
+#[test]
+fn the_javascript_queue_depth_example_builds_and_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = build_js("queue-depth", dir.path());
+    let stats = |waiting: u32| {
+        HttpServer::start(move |_| Reply::ok(&format!(r#"{{"queues": {{"default": {{"waiting": {waiting}, "oldest_s": 42.5}}}}}}"#)))
+    };
+    let (calm, backlog, elsewhere) = (stats(12), stats(5000), stats(0));
+    let checks = dir.path().join("checks.toml");
+    let check = |name: &str, target: &str, extra: &str| {
+        format!(
+            "[[check]]\nname = \"{name}\"\nplugin = {}\ntarget = \"{target}\"\ndepth = \"queues.default.waiting\"\noldest = \"queues.default.oldest_s\"\nthresholds = {{ depth = {{ warn = \"100\", crit = \"1000\" }} }}\n{extra}\n",
+            toml_path(&wasm)
+        )
+    };
+    std::fs::write(
+        &checks,
+        [
+            check("calm", &calm.url("/stats"), ""),
+            check("backlog", &backlog.url("/stats"), ""),
+            check("sneaky", &calm.url("/stats"), &format!("url = \"{}\"", elsewhere.url("/stats"))),
+            check("missing", &calm.url("/stats"), "").replace("queues.default.waiting", "queues.urgent.waiting"),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    let out = picket_run(&["check", "-c", checks.to_str().unwrap(), "--format", "json"], None);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr));
+    let by = |n: &str| v["checks"].as_array().unwrap().iter().find(|c| c["name"] == n).cloned().unwrap();
+    let metric = |c: &serde_json::Value, m: &str| c["metrics"].as_array().unwrap().iter().find(|x| x["name"] == m).map(|x| x["value"].as_f64().unwrap());
+    let calm_r = by("calm");
+    assert_eq!((calm_r["status"].as_str(), calm_r["summary"].as_str()), (Some("ok"), Some("12 jobs waiting, oldest 43s")), "{calm_r}");
+    assert_eq!((metric(&calm_r, "depth"), metric(&calm_r, "oldest_age")), (Some(12.0), Some(42.5)));
+    let backlog_r = by("backlog");
+    assert_eq!(backlog_r["status"], "critical", "the TOML threshold decides: {backlog_r}");
+    let missing = by("missing");
+    assert_eq!(missing["status"], "critical");
+    assert!(missing["summary"].as_str().unwrap().contains("no queues.urgent.waiting in the stats"), "{missing}");
+    let sneaky = by("sneaky");
+    assert_eq!(sneaky["status"], "unknown", "{sneaky}");
+    assert!(sneaky["summary"].as_str().unwrap().contains("denied"), "{sneaky}");
+    assert_eq!(elsewhere.count(), 0);
 }

@@ -143,10 +143,20 @@ fn python_toolchain() -> Result<()> {
         .context("pip install componentize-py")
 }
 
+/// The JavaScript example's pinned jco and componentize-js, from its committed lockfile.
+fn js_toolchain() -> Result<()> {
+    let dir = root().join("examples/js/queue-depth");
+    if dir.join("node_modules/.bin/jco").exists() {
+        return Ok(());
+    }
+    run(Command::new("npm").args(["ci", "--silent", "--no-audit", "--no-fund"]).current_dir(&dir)).context("npm ci in examples/js/queue-depth (is Node.js installed?)")
+}
+
 fn test(extra: &[String]) -> Result<ExitCode> {
     setup()?;
     apt_install(TEST_PACKAGES)?;
     python_toolchain()?;
+    js_toolchain()?;
     let mut cmd = Command::new(env!("CARGO"));
     cmd.current_dir(root()).args(["test", "--workspace"]);
     cmd.args(extra);
