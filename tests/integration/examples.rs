@@ -34,11 +34,11 @@ fn build_python(name: &str, out: &Path) -> PathBuf {
     wasm
 }
 
-/// Builds `examples/js/<name>` (its `node_modules` from `npm ci`) into `out`.
+/// Builds `examples/js/<name>` (its `node_modules` installed from the lockfile) into `out`.
 fn build_js(name: &str, out: &Path) -> PathBuf {
     let dir = root().join("examples/js").join(name);
     let jco = dir.join("node_modules/.bin/jco");
-    assert!(jco.exists(), "{} is missing: `cargo xtask test` runs `npm ci` there", jco.display());
+    assert!(jco.exists(), "{} is missing: `cargo xtask test` runs `npm install` there", jco.display());
     let wasm = out.join(format!("{name}.wasm"));
     let o = Command::new(&jco)
         .args(["componentize", "app.js", "--wit"])

@@ -149,7 +149,11 @@ fn js_toolchain() -> Result<()> {
     if dir.join("node_modules/.bin/jco").exists() {
         return Ok(());
     }
-    run(Command::new("npm").args(["ci", "--silent", "--no-audit", "--no-fund"]).current_dir(&dir)).context("npm ci in examples/js/queue-depth (is Node.js installed?)")
+    // `npm install` with the committed lockfile, not `npm ci`: npm 11 rejects this lock
+    // in `ci` ("Missing: …-win32-x64-msvc@ from lock file", optional platform packages the
+    // lock does resolve), while `install` honours it unchanged.
+    run(Command::new("npm").args(["install", "--silent", "--no-audit", "--no-fund"]).current_dir(&dir))
+        .context("npm install in examples/js/queue-depth (is Node.js installed?)")
 }
 
 fn test(extra: &[String]) -> Result<ExitCode> {
