@@ -81,3 +81,26 @@ async fn the_right_sha256_pin_runs() {
     let toml = format!("[[check]]\nname = \"pinned\"\nplugin = {}\nsha256 = \"{sha}\"\ntarget = \"/\"\nmode = \"ok\"\n", toml_path(&fixture()));
     assert_status(&run_toml(&toml).await[0], Status::Ok);
 }
+
+#[test]
+fn precompile_fills_the_cache_for_both_engines_and_refuses_non_plugins() {
+    let cache = tempfile::tempdir().unwrap();
+    let fixture = fixture();
+    let dir = cache.path().to_str().unwrap();
+    let out = picket_run(&["plugin", "precompile", fixture.to_str().unwrap(), "--cache-dir", dir], None);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", out.stdout);
+    assert!(lines[0].contains("ready for picket check in ") && lines[1].contains("ready for picket run in "), "{}", out.stdout);
+    // One artifact per engine configuration (`check` maps memory images, `run` copies them).
+    let sha = picket::engine::sha256_hex(&std::fs::read(&fixture).unwrap());
+    let engines: Vec<_> = std::fs::read_dir(cache.path()).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(engines.len(), 2, "{engines:?}");
+    for e in &engines {
+        assert!(e.join(format!("{sha}.cwasm")).exists(), "{}", e.display());
+    }
+    let (_empty_dir, empty) = empty_component();
+    let out = picket_run(&["plugin", "precompile", empty.to_str().unwrap(), "--cache-dir", dir], None);
+    assert_eq!(out.code, 78);
+    assert!(out.stderr.contains("does not export picket:plugin/check@0.1.0"), "{}", out.stderr);
+}

@@ -1,5 +1,6 @@
-//! `picket plugin inspect|list`: what a plugin is, exports, imports, and what a check
-//! using it would have to grant.
+//! `picket plugin inspect|list|precompile`: what a plugin is, exports, imports, and what
+//! a check using it would have to grant; compiling large plugins into the cache ahead of
+//! time.
 
 use std::path::PathBuf;
 
@@ -22,9 +23,20 @@ pub enum PluginCommand {
     },
     /// List the built-in plugins.
     List,
+    /// Compile plugin files into the cache now, for `picket check` and `picket run` both
+    /// (their engines differ), so no run pays for it (Python and JavaScript plugins take
+    /// seconds to compile).
+    Precompile {
+        /// .wasm component files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 pub async fn run(cmd: PluginCommand, global: &Global) -> u8 {
+    if let PluginCommand::Precompile { files } = &cmd {
+        return precompile(files, global).await;
+    }
     let plugins = match super::plugins(global) {
         Ok(p) => p,
         Err(code) => return code,
@@ -40,6 +52,7 @@ pub async fn run(cmd: PluginCommand, global: &Global) -> u8 {
             }
             exit::OK
         }
+        PluginCommand::Precompile { .. } => unreachable!("handled above"),
         PluginCommand::Inspect { plugin, sha256, format } => {
             let loaded = load(&plugins, &plugin, sha256.as_deref()).await;
             let loaded = match loaded {
@@ -56,6 +69,38 @@ pub async fn run(cmd: PluginCommand, global: &Global) -> u8 {
             exit::OK
         }
     }
+}
+
+async fn precompile(files: &[PathBuf], global: &Global) -> u8 {
+    if global.no_cache {
+        eprintln!("picket: precompile writes the compile cache; drop --no-cache");
+        return exit::USAGE;
+    }
+    let mut code = exit::OK;
+    for (what, workload) in [("picket check", crate::engine::Workload::OneShot), ("picket run", crate::engine::Workload::Daemon)] {
+        let plugins = match super::plugins_for(global, workload) {
+            Ok(p) => p,
+            Err(c) => return c,
+        };
+        for file in files {
+            let started = std::time::Instant::now();
+            match plugins.file(file, None).await {
+                Ok(p) => println!(
+                    "{}: ready for {what} in {} ({} {}, sha256 {})",
+                    file.display(),
+                    crate::units::format_duration(started.elapsed()),
+                    p.info.name,
+                    p.info.version,
+                    &p.sha256[..12]
+                ),
+                Err(e) => {
+                    eprintln!("picket: {}: {e}", file.display());
+                    code = exit::CONFIG;
+                }
+            }
+        }
+    }
+    code
 }
 
 async fn load(plugins: &Plugins, name: &str, sha256: Option<&str>) -> Result<std::sync::Arc<Loaded>, String> {

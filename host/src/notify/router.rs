@@ -416,7 +416,7 @@ impl Router {
             // alert is still firing, and a silence holds back news, not facts.
             for (ch, last) in t.refreshed.iter_mut() {
                 let every = w.plan.channels.get(ch).and_then(|c| c.provider.refresh_every());
-                if let Some(every) = every.filter(|e| after(*last, *e) <= w.now) {
+                if every.is_some_and(|e| after(*last, e) <= w.now) {
                     let mut note = t.note.clone();
                     note.kind = NoteKind::Reminder;
                     note.at = w.now;
