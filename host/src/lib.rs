@@ -15,8 +15,10 @@
 //! - [`runner`]: runs a plan's checks concurrently, bounded; `--wait` retries.
 //! - [`output`]: human, JSON, JUnit, TAP and Nagios renderings of results.
 //! - [`cli`]: the `picket` command line and its exit codes.
+//! - [`author`]: `picket plugin new|build|bindgen`, for people writing plugins.
 
 pub mod api;
+pub mod author;
 pub mod cli;
 pub mod config;
 pub mod daemon;

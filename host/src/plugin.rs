@@ -186,5 +186,8 @@ fn missing_export_help(exports: &[String]) -> String {
 
 fn unsupported_import_help(e: &wasmtime::Error) -> String {
     let text = format!("{e:#}");
-    format!("{text}; picket provides picket:plugin/{{log,clock,tcp,http,disk}}@0.1.0 and WASI 0.2 (deny-all)")
+    format!(
+        "{text}; picket provides picket:plugin/{{log,clock,tcp,http,disk}}@0.1.0 and WASI 0.2 (deny-all): \
+         rebuild the plugin against this picket's wit/plugin.wit, or run it with a picket that provides that interface"
+    )
 }

@@ -137,7 +137,11 @@ impl std::fmt::Display for Failure {
             Failure::MissingExport(what) => write!(f, "plugin does not export {what}"),
             Failure::UnsupportedImport(what) => write!(f, "plugin imports something picket does not provide: {what}"),
             Failure::HashMismatch { expected, actual } => {
-                write!(f, "plugin sha256 mismatch: expected {expected}, file has {actual}")
+                write!(
+                    f,
+                    "plugin sha256 mismatch: expected {expected}, file has {actual}; the file changed since it was pinned \
+                     (if you rebuilt or upgraded it on purpose, pin the new sha256; otherwise do not run it)"
+                )
             }
             Failure::Load(why) => write!(f, "plugin could not be loaded: {why}"),
         }

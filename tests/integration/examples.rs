@@ -2,54 +2,19 @@
 //! (installed by `cargo xtask test`) and run through the real `picket` binary against
 //! local servers: an ok outcome, a failing one, and a host the check did not grant.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::support::servers::{HttpServer, Reply};
-use crate::support::{picket_run, toml_path};
+use crate::support::capture::Smtp;
+use crate::support::servers::{HttpServer, Reply, tls_config};
+use crate::support::toolchains::{CheckRun, build, metric, root};
+use crate::support::toml_path;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
-}
-
-/// Builds `examples/python/<name>` into `out`, returning the component's path.
-fn build_python(name: &str, out: &Path) -> PathBuf {
-    let tool = target_dir().join("toolchains/python/bin/componentize-py");
-    assert!(tool.exists(), "{} is missing: `cargo xtask test` installs componentize-py there", tool.display());
-    let wasm = out.join(format!("{name}.wasm"));
-    let o = Command::new(&tool)
-        .arg("-d")
-        .arg(root().join("wit"))
-        .args(["-w", "plugin", "componentize", "app", "-p"])
-        .arg(root().join("examples/python").join(name))
-        .arg("-o")
-        .arg(&wasm)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "componentize-py failed:\n{}", String::from_utf8_lossy(&o.stderr));
-    wasm
-}
-
-/// Builds `examples/js/<name>` (its `node_modules` installed from the lockfile) into `out`.
-fn build_js(name: &str, out: &Path) -> PathBuf {
-    let dir = root().join("examples/js").join(name);
-    let jco = dir.join("node_modules/.bin/jco");
-    assert!(jco.exists(), "{} is missing: `cargo xtask test` runs `npm install` there", jco.display());
-    let wasm = out.join(format!("{name}.wasm"));
-    let o = Command::new(&jco)
-        .args(["componentize", "app.js", "--wit"])
-        .arg(root().join("wit"))
-        .args(["--world-name", "plugin", "-d", "http", "-d", "fetch-event", "-o"])
-        .arg(&wasm)
-        .current_dir(&dir)
-        .output()
-        .unwrap();
-    assert!(o.status.success() && wasm.exists(), "jco componentize failed:\n{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-    wasm
+fn example(path: &str) -> PathBuf {
+    root().join("examples").join(path)
 }
 
 /// A feed whose `updated_at` is `age_s` seconds old at each request.
@@ -63,7 +28,7 @@ fn feed(age_s: i64) -> HttpServer {
 #[test]
 fn the_python_freshness_example_builds_and_checks() {
     let dir = tempfile::tempdir().unwrap();
-    let wasm = build_python("freshness", dir.path());
+    let wasm = build(&example("python/freshness"), dir.path());
     let (fresh, stale, elsewhere) = (feed(30), feed(3600), feed(0));
     let checks = dir.path().join("checks.toml");
     std::fs::write(
@@ -103,12 +68,11 @@ field = "meta.updated_at"
         ),
     )
     .unwrap();
-    let out = picket_run(&["check", "-c", checks.to_str().unwrap(), "--format", "json"], None);
-    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr));
-    let by = |n: &str| v["checks"].as_array().unwrap().iter().find(|c| c["name"] == n).cloned().unwrap();
+    let run = CheckRun::of(&checks);
+    let by = |n: &str| run.by(n);
     let fresh_r = by("fresh");
     assert_eq!(fresh_r["status"], "ok", "{fresh_r}");
-    let age = fresh_r["metrics"].as_array().unwrap().iter().find(|m| m["name"] == "age").unwrap()["value"].as_f64().unwrap();
+    let age = metric(&fresh_r, "age").unwrap();
     assert!((29.0..60.0).contains(&age), "{fresh_r}");
     let stale_r = by("stale");
     assert_eq!(stale_r["status"], "critical", "{stale_r}");
@@ -118,13 +82,13 @@ field = "meta.updated_at"
     assert_eq!(sneaky["status"], "unknown", "{sneaky}");
     assert!(sneaky["summary"].as_str().unwrap().contains("denied"), "{sneaky}");
     assert_eq!(elsewhere.count(), 0);
-    assert_eq!(out.code, 2, "a critical result: {}", out.stderr);
+    assert_eq!(run.code, 2, "a critical result");
 }
 
 #[test]
 fn the_javascript_queue_depth_example_builds_and_checks() {
     let dir = tempfile::tempdir().unwrap();
-    let wasm = build_js("queue-depth", dir.path());
+    let wasm = build(&example("js/queue-depth"), dir.path());
     let stats = |waiting: u32| {
         HttpServer::start(move |_| Reply::ok(&format!(r#"{{"queues": {{"default": {{"waiting": {waiting}, "oldest_s": 42.5}}}}}}"#)))
     };
@@ -147,10 +111,8 @@ fn the_javascript_queue_depth_example_builds_and_checks() {
         .concat(),
     )
     .unwrap();
-    let out = picket_run(&["check", "-c", checks.to_str().unwrap(), "--format", "json"], None);
-    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr));
-    let by = |n: &str| v["checks"].as_array().unwrap().iter().find(|c| c["name"] == n).cloned().unwrap();
-    let metric = |c: &serde_json::Value, m: &str| c["metrics"].as_array().unwrap().iter().find(|x| x["name"] == m).map(|x| x["value"].as_f64().unwrap());
+    let run = CheckRun::of(&checks);
+    let by = |n: &str| run.by(n);
     let calm_r = by("calm");
     assert_eq!((calm_r["status"].as_str(), calm_r["summary"].as_str()), (Some("ok"), Some("12 jobs waiting, oldest 43s")), "{calm_r}");
     assert_eq!((metric(&calm_r, "depth"), metric(&calm_r, "oldest_age")), (Some(12.0), Some(42.5)));
@@ -163,4 +125,98 @@ fn the_javascript_queue_depth_example_builds_and_checks() {
     assert_eq!(sneaky["status"], "unknown", "{sneaky}");
     assert!(sneaky["summary"].as_str().unwrap().contains("denied"), "{sneaky}");
     assert_eq!(elsewhere.count(), 0);
+}
+
+/// A TCP listener that counts connections and says nothing.
+fn counting_listener() -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let seen = Arc::new(AtomicUsize::new(0));
+    let count = seen.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            count.fetch_add(1, Ordering::SeqCst);
+            drop(conn);
+        }
+    });
+    (addr, seen)
+}
+
+/// A server that greets like an SMTP server and then goes quiet on EHLO with a 5xx.
+fn grumpy_smtp() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let _ = conn.write_all(b"220 grumpy ESMTP\r\n");
+            let mut buf = [0u8; 256];
+            let _ = conn.read(&mut buf);
+            let _ = conn.write_all(b"554 go away\r\n");
+        }
+    });
+    addr
+}
+
+#[test]
+fn the_c_smtp_example_builds_and_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = build(&example("c/smtp"), dir.path());
+    let plain = Smtp::start();
+    let (tls, ca_pem) = tls_config(30);
+    let secure = Smtp::start_tls(tls);
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, ca_pem).unwrap();
+    let grumpy = grumpy_smtp();
+    let (elsewhere, connections) = counting_listener();
+    let check = |name: &str, target: &str, extra: &str| {
+        format!("[[check]]\nname = \"{name}\"\nplugin = {}\ntarget = \"{target}\"\n{extra}\n", toml_path(&wasm))
+    };
+    let (plain_at, secure_at) = (format!("localhost:{}", plain.addr.port()), format!("localhost:{}", secure.addr.port()));
+    let ca_line = format!("tls = {{ ca_file = {} }}", toml_path(&ca));
+    let checks = dir.path().join("checks.toml");
+    std::fs::write(
+        &checks,
+        [
+            check("plain", &plain_at, "require = [\"8BITMIME\", \"auth\"]\nexpect = \"ESMTP\""),
+            check("no-size", &plain_at, "require = [\"SIZE\"]"),
+            check("starttls", &secure_at, &format!("starttls = true\nrequire = [\"STARTTLS\"]\n{ca_line}\nthresholds = {{ cert_expiry = {{ warn = \"21\", crit = \"7\" }} }}")),
+            check("untrusted", &secure_at, "starttls = true"),
+            check("grumpy", &grumpy, ""),
+            check("sneaky", &plain_at, &format!("server = \"{elsewhere}\"")),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    let run = CheckRun::of(&checks);
+    let by = |n: &str| run.by(n);
+
+    let plain_r = by("plain");
+    assert_eq!(plain_r["status"], "ok", "{plain_r}");
+    assert_eq!(plain_r["summary"], "test ESMTP; offers AUTH 8BITMIME", "{plain_r}");
+    assert!(metric(&plain_r, "banner_time").unwrap() < 5.0 && metric(&plain_r, "response_time").is_some(), "{plain_r}");
+
+    let no_size = by("no-size");
+    assert_eq!((no_size["status"].as_str(), no_size["summary"].as_str()), (Some("critical"), Some("does not offer SIZE")), "{no_size}");
+    // The transcript is kept with the failure.
+    assert!(no_size["diagnostics"].as_str().unwrap().contains("> EHLO picket.invalid\n< 250-test\n"), "{no_size}");
+
+    // STARTTLS against a private CA: the host verified the certificate, the plugin reports its expiry.
+    let tls_r = by("starttls");
+    assert_eq!(tls_r["status"], "ok", "{tls_r}");
+    let days = metric(&tls_r, "cert_expiry").unwrap();
+    assert!((29.0..=30.0).contains(&days), "{tls_r}");
+    assert!(tls_r["summary"].as_str().unwrap().ends_with("; TLS, certificate valid 30 more days"), "{tls_r}");
+    let untrusted = by("untrusted");
+    assert_eq!(untrusted["status"], "critical", "{untrusted}");
+    assert!(untrusted["summary"].as_str().unwrap().starts_with("STARTTLS: tls: "), "{untrusted}");
+
+    let grumpy_r = by("grumpy");
+    assert_eq!((grumpy_r["status"].as_str(), grumpy_r["summary"].as_str()), (Some("critical"), Some("EHLO answered 554 go away")), "{grumpy_r}");
+
+    // The plugin tried an address the check did not grant: refused before any connection.
+    let sneaky = by("sneaky");
+    assert_eq!(sneaky["status"], "unknown", "{sneaky}");
+    assert!(sneaky["summary"].as_str().unwrap().contains("denied"), "{sneaky}");
+    assert_eq!(connections.load(Ordering::SeqCst), 0);
 }

@@ -15,6 +15,7 @@
 //! - `examples`: the other-language plugin examples, built from source and run.
 //! - `plugins`: `picket plugin inspect`, sha256 pins, components that are not plugins.
 
+mod authoring;
 mod cli;
 mod config_ui;
 mod daemon;

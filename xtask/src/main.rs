@@ -55,6 +55,8 @@ fn run_quiet(cmd: &mut Command) -> Result<()> {
 
 /// Debian packages the tests start as real servers (and the benchmark's peers).
 const TEST_PACKAGES: &[&str] = &["redis-server", "postgresql", "prometheus", "prometheus-alertmanager"];
+/// Debian's C toolchain for WebAssembly, for the C plugin example and `picket plugin new --lang c`.
+const C_TOOLCHAIN: &[&str] = &["clang", "lld", "wasi-libc", "libclang-rt-dev-wasm32"];
 const BENCH_PACKAGES: &[&str] = &["redis-tools", "monitoring-plugins-standard", "nginx-light", "prometheus-blackbox-exporter"];
 
 /// The newest PostgreSQL server binaries Debian installed, if any.
@@ -159,6 +161,7 @@ fn js_toolchain() -> Result<()> {
 fn test(extra: &[String]) -> Result<ExitCode> {
     setup()?;
     apt_install(TEST_PACKAGES)?;
+    apt_install(C_TOOLCHAIN)?;
     python_toolchain()?;
     js_toolchain()?;
     let mut cmd = Command::new(env!("CARGO"));

@@ -1,12 +1,13 @@
-//! `picket plugin inspect|list|precompile`: what a plugin is, exports, imports, and what
-//! a check using it would have to grant; compiling large plugins into the cache ahead of
-//! time.
+//! `picket plugin inspect|list|precompile|new|build|bindgen`: what a plugin is, exports,
+//! imports, and what a check using it would have to grant; compiling large plugins into
+//! the cache ahead of time; and the authoring commands (see [`crate::author`]).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
 
 use super::{Global, InfoFormat, exit};
+use crate::author::{self, Lang};
 use crate::plugin::{Loaded, Plugins, builtin_names};
 
 #[derive(Debug, Subcommand)]
@@ -31,11 +32,45 @@ pub enum PluginCommand {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Start a plugin project: a working sample check, its build command and a README.
+    New {
+        /// The plugin's name (lowercase, digits, '-', '_'); also its directory by default.
+        name: String,
+        #[arg(long, value_enum)]
+        lang: Lang,
+        /// Where to create it [default: ./NAME].
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Build the plugin project in DIR into DIR/<dir name>.wasm with its language's
+    /// toolchain, then load it as `picket check` would.
+    Build {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// The project's language [default: told by its files].
+        #[arg(long, value_enum)]
+        lang: Option<Lang>,
+        /// Where to write the component.
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+    },
+    /// Write C bindings (plugin.h, plugin.c, plugin_component_type.o) for the contract in
+    /// ./wit/plugin.wit, or this picket's own when there is none.
+    Bindgen {
+        #[arg(long, value_enum, default_value_t = Lang::C)]
+        lang: Lang,
+        #[arg(long, default_value = "bindings")]
+        out: PathBuf,
+    },
 }
 
 pub async fn run(cmd: PluginCommand, global: &Global) -> u8 {
-    if let PluginCommand::Precompile { files } = &cmd {
-        return precompile(files, global).await;
+    match &cmd {
+        PluginCommand::Precompile { files } => return precompile(files, global).await,
+        PluginCommand::New { name, lang, dir } => return new(name, *lang, dir.as_deref()),
+        PluginCommand::Build { dir, lang, out } => return build(dir, *lang, out.as_deref(), global).await,
+        PluginCommand::Bindgen { lang, out } => return bindgen(*lang, out),
+        PluginCommand::Inspect { .. } | PluginCommand::List => {}
     }
     let plugins = match super::plugins(global) {
         Ok(p) => p,
@@ -52,7 +87,6 @@ pub async fn run(cmd: PluginCommand, global: &Global) -> u8 {
             }
             exit::OK
         }
-        PluginCommand::Precompile { .. } => unreachable!("handled above"),
         PluginCommand::Inspect { plugin, sha256, format } => {
             let loaded = load(&plugins, &plugin, sha256.as_deref()).await;
             let loaded = match loaded {
@@ -68,6 +102,7 @@ pub async fn run(cmd: PluginCommand, global: &Global) -> u8 {
             }
             exit::OK
         }
+        _ => unreachable!("handled above"),
     }
 }
 
@@ -101,6 +136,90 @@ async fn precompile(files: &[PathBuf], global: &Global) -> u8 {
         }
     }
     code
+}
+
+fn new(name: &str, lang: Lang, dir: Option<&Path>) -> u8 {
+    let dir = dir.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(name));
+    match author::scaffold::create(name, lang, &dir) {
+        Ok(files) => {
+            println!("created a {} plugin in {}:", lang.name(), dir.display());
+            for f in files {
+                println!("  {}", f.strip_prefix(&dir).unwrap_or(&f).display());
+            }
+            println!("next: cd {} && picket plugin build && picket plugin inspect {name}.wasm", dir.display());
+            exit::OK
+        }
+        Err(e) => {
+            eprintln!("picket: {e}");
+            exit::USAGE
+        }
+    }
+}
+
+async fn build(dir: &Path, lang: Option<Lang>, out: Option<&Path>, global: &Global) -> u8 {
+    let (dir, out) = (dir.to_path_buf(), out.map(Path::to_path_buf));
+    // The toolchains run for seconds to minutes; keep them off the async workers.
+    let built = tokio::task::spawn_blocking(move || author::build::build(&dir, lang, out.as_deref())).await;
+    let built = match built {
+        Ok(Ok(b)) => b,
+        Ok(Err(e)) => {
+            eprintln!("picket: {e}");
+            return exit::CONFIG;
+        }
+        Err(e) => {
+            eprintln!("picket: the build stopped: {e}");
+            return exit::INTERNAL;
+        }
+    };
+    // Loading it checks the contract now rather than at the first run, and fills the
+    // compile cache for `picket check`.
+    let plugins = match super::plugins(global) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let loading = std::time::Instant::now();
+    match plugins.file(&built.wasm, None).await {
+        Ok(p) => {
+            println!(
+                "built {} ({}, {} KiB) in {}: {} {} — {}",
+                built.wasm.display(),
+                built.lang.name(),
+                p.size / 1024,
+                crate::units::format_duration(built.elapsed),
+                p.info.name,
+                p.info.version,
+                p.info.description
+            );
+            println!("sha256 {}; compiled and cached for picket check in {}", p.sha256, crate::units::format_duration(loading.elapsed()));
+            exit::OK
+        }
+        Err(e) => {
+            eprintln!("picket: {} was built but is not a plugin picket can run: {e}", built.wasm.display());
+            exit::CONFIG
+        }
+    }
+}
+
+fn bindgen(lang: Lang, out: &Path) -> u8 {
+    if lang != Lang::C {
+        eprintln!(
+            "picket: bindgen writes C bindings; Rust (wit_bindgen::generate!), Python (componentize-py) and JavaScript (jco) make their own"
+        );
+        return exit::USAGE;
+    }
+    let written = author::contract(Path::new(".")).and_then(|wit| author::c::write_bindings(&wit, out));
+    match written {
+        Ok(files) => {
+            for f in files {
+                println!("{}", f.display());
+            }
+            exit::OK
+        }
+        Err(e) => {
+            eprintln!("picket: {e}");
+            exit::CONFIG
+        }
+    }
 }
 
 async fn load(plugins: &Plugins, name: &str, sha256: Option<&str>) -> Result<std::sync::Arc<Loaded>, String> {

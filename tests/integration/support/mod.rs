@@ -8,6 +8,7 @@ pub mod postgres;
 pub mod prometheus;
 pub mod redis;
 pub mod servers;
+pub mod toolchains;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,0 +1,260 @@
+/* picket.h: small helpers for picket plugins written in C, written next to the generated
+ * bindings by `picket plugin build` and `picket plugin bindgen`.
+ *
+ * Ownership, as the generated bindings expect it: everything a plugin returns from
+ * `describe` and `check` must be allocated with malloc (picket's post-return frees it),
+ * so build strings with pk_str() and reports with pk_report()/pk_metric(). The config
+ * passed to `check` is the plugin's to free (exports_picket_plugin_check_config_free).
+ */
+#ifndef PICKET_HELPERS_H
+#define PICKET_HELPERS_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plugin.h"
+
+typedef exports_picket_plugin_check_report_t pk_report_t;
+typedef exports_picket_plugin_check_info_t pk_info_t;
+typedef exports_picket_plugin_check_config_t pk_config_t;
+
+#define PK_OK PICKET_PLUGIN_TYPES_STATUS_OK
+#define PK_WARNING PICKET_PLUGIN_TYPES_STATUS_WARNING
+#define PK_CRITICAL PICKET_PLUGIN_TYPES_STATUS_CRITICAL
+#define PK_UNKNOWN PICKET_PLUGIN_TYPES_STATUS_UNKNOWN
+
+/* A malloc'd copy of a C string, as the bindings' strings must be. */
+static inline plugin_string_t pk_str(const char *s) {
+  plugin_string_t r;
+  plugin_string_dup(&r, s);
+  return r;
+}
+
+/* A NUL-terminated malloc'd copy of a bindings string. */
+static inline char *pk_cstr(const plugin_string_t *s) {
+  char *out = malloc(s->len + 1);
+  memcpy(out, s->ptr, s->len);
+  out[s->len] = 0;
+  return out;
+}
+
+static inline void pk_log(picket_plugin_log_level_t level, const char *fmt, ...) {
+  char buf[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  plugin_string_t msg;
+  plugin_string_set(&msg, buf);
+  picket_plugin_log_log(level, &msg);
+}
+
+/* ---- describe: what the plugin is, its parameters and metrics. ---- */
+
+static inline void pk_info(pk_info_t *info, const char *name, const char *version, const char *description) {
+  memset(info, 0, sizeof *info);
+  info->name = pk_str(name);
+  info->version = pk_str(version);
+  info->description = pk_str(description);
+}
+
+/* kind: "string", "integer", "number", "bool", "duration", "list", "table" or "any". */
+static inline void pk_info_param(pk_info_t *info, const char *name, const char *kind, bool required, const char *description) {
+  info->params.ptr = realloc(info->params.ptr, (info->params.len + 1) * sizeof *info->params.ptr);
+  picket_plugin_types_param_info_t *p = &info->params.ptr[info->params.len++];
+  p->name = pk_str(name);
+  p->kind = pk_str(kind);
+  p->required = required;
+  p->description = pk_str(description);
+}
+
+/* unit: "s", "ms", "B", "%", "days" or "" for a count; lower_is_worse for e.g. days left. */
+static inline void pk_info_metric(pk_info_t *info, const char *name, const char *unit, const char *description, bool lower_is_worse) {
+  info->metrics.ptr = realloc(info->metrics.ptr, (info->metrics.len + 1) * sizeof *info->metrics.ptr);
+  picket_plugin_types_metric_info_t *m = &info->metrics.ptr[info->metrics.len++];
+  m->name = pk_str(name);
+  m->unit = pk_str(unit);
+  m->description = pk_str(description);
+  m->lower_is_worse = lower_is_worse;
+}
+
+/* ---- check: the report. ---- */
+
+/* The name of an error kind, as picket prints it ("denied", "timeout", ...). */
+static inline const char *pk_error_kind(picket_plugin_types_error_kind_t kind) {
+  static const char *names[] = {"denied", "timeout", "refused", "dns", "tls", "too-large", "invalid", "closed", "io"};
+  return kind < sizeof names / sizeof names[0] ? names[kind] : "error";
+}
+
+/* Sets the report's status and summary (printf-style); metrics and diagnostics stay empty. */
+static inline void pk_report(pk_report_t *r, picket_plugin_types_status_t status, const char *fmt, ...) {
+  char buf[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  if (r->summary.len) plugin_string_free(&r->summary);
+  r->status = status;
+  r->summary = pk_str(buf);
+}
+
+/* Appends a metric to the report. */
+static inline void pk_metric(pk_report_t *r, const char *name, double value, const char *unit) {
+  r->metrics.ptr = realloc(r->metrics.ptr, (r->metrics.len + 1) * sizeof *r->metrics.ptr);
+  picket_plugin_types_metric_t *m = &r->metrics.ptr[r->metrics.len++];
+  m->name = pk_str(name);
+  m->value = value;
+  m->unit = pk_str(unit);
+}
+
+/* Keeps `len` bytes of text with the result (a transcript, a body excerpt), capped at 1 KiB. */
+static inline void pk_diagnostics(pk_report_t *r, const char *text, size_t len) {
+  if (len > 1024) len = 1024;
+  if (r->diagnostics.is_some) plugin_string_free(&r->diagnostics.val);
+  r->diagnostics.is_some = true;
+  plugin_string_dup_n(&r->diagnostics.val, text, len);
+}
+
+/* ---- Parameters: the check's own TOML keys, handed over as a JSON object. ---- */
+
+static inline const char *pk_json_ws(const char *p) {
+  while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') p++;
+  return p;
+}
+
+/* Past one JSON string starting at its opening quote; NULL if unterminated. */
+static inline const char *pk_json_skip_string(const char *p) {
+  for (p++; *p; p++) {
+    if (*p == '\\' && p[1]) p++;
+    else if (*p == '"') return p + 1;
+  }
+  return NULL;
+}
+
+/* Past one JSON value of any kind; NULL if malformed. */
+static inline const char *pk_json_skip(const char *p) {
+  p = pk_json_ws(p);
+  if (*p == '"') return pk_json_skip_string(p);
+  if (*p == '{' || *p == '[') {
+    int depth = 0;
+    while (*p) {
+      if (*p == '"') {
+        p = pk_json_skip_string(p);
+        if (!p) return NULL;
+        continue;
+      }
+      if (*p == '{' || *p == '[') depth++;
+      if (*p == '}' || *p == ']') {
+        if (--depth == 0) return p + 1;
+      }
+      p++;
+    }
+    return NULL;
+  }
+  while (*p && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\n') p++;
+  return p;
+}
+
+/* The value of a top-level key in a JSON object, or NULL if absent. */
+static inline const char *pk_param(const char *json, const char *key) {
+  const char *p = pk_json_ws(json);
+  if (*p != '{') return NULL;
+  p++;
+  size_t klen = strlen(key);
+  for (;;) {
+    p = pk_json_ws(p);
+    if (*p != '"') return NULL;
+    const char *name = p + 1, *end = pk_json_skip_string(p);
+    if (!end) return NULL;
+    p = pk_json_ws(end);
+    if (*p != ':') return NULL;
+    p = pk_json_ws(p + 1);
+    if ((size_t)(end - 1 - name) == klen && memcmp(name, key, klen) == 0) return p;
+    p = pk_json_skip(p);
+    if (!p) return NULL;
+    p = pk_json_ws(p);
+    if (*p != ',') return NULL;
+    p++;
+  }
+}
+
+/* A malloc'd, unescaped copy of the JSON string at p, or NULL if p is not a string. */
+static inline char *pk_json_string(const char *p) {
+  if (!p || *p != '"') return NULL;
+  const char *end = pk_json_skip_string(p);
+  if (!end) return NULL;
+  char *out = malloc(end - p), *o = out;
+  for (p++; p < end - 1; p++) {
+    if (*p != '\\') {
+      *o++ = *p;
+      continue;
+    }
+    p++;
+    switch (*p) {
+      case 'n': *o++ = '\n'; break;
+      case 'r': *o++ = '\r'; break;
+      case 't': *o++ = '\t'; break;
+      case 'b': *o++ = '\b'; break;
+      case 'f': *o++ = '\f'; break;
+      case 'u': {
+        /* ASCII escapes as themselves; anything wider as '?' (enough for parameters). */
+        unsigned v = (unsigned)strtoul((char[5]){p[1], p[2], p[3], p[4], 0}, NULL, 16);
+        *o++ = v < 0x80 ? (char)v : '?';
+        p += 4;
+        break;
+      }
+      default: *o++ = *p;
+    }
+  }
+  *o = 0;
+  return out;
+}
+
+/* A string parameter (malloc'd), or NULL if absent or not a string. */
+static inline char *pk_param_string(const char *json, const char *key) {
+  return pk_json_string(pk_param(json, key));
+}
+
+/* A number parameter, or `fallback` if absent or not a number. */
+static inline double pk_param_number(const char *json, const char *key, double fallback) {
+  const char *p = pk_param(json, key);
+  if (!p) return fallback;
+  char *end;
+  double v = strtod(p, &end);
+  return end == p ? fallback : v;
+}
+
+/* A bool parameter, or `fallback` if absent or not a bool. */
+static inline bool pk_param_bool(const char *json, const char *key, bool fallback) {
+  const char *p = pk_param(json, key);
+  if (p && strncmp(p, "true", 4) == 0) return true;
+  if (p && strncmp(p, "false", 5) == 0) return false;
+  return fallback;
+}
+
+/* A list-of-strings parameter: the count, and a malloc'd array of malloc'd strings in *out
+ * (NULL when absent or empty). Elements that are not strings are skipped. */
+static inline size_t pk_param_strings(const char *json, const char *key, char ***out) {
+  *out = NULL;
+  const char *p = pk_param(json, key);
+  if (!p || *p != '[') return 0;
+  size_t n = 0;
+  p = pk_json_ws(p + 1);
+  while (*p && *p != ']') {
+    char *s = pk_json_string(p);
+    if (s) {
+      *out = realloc(*out, (n + 1) * sizeof **out);
+      (*out)[n++] = s;
+    }
+    p = pk_json_skip(p);
+    if (!p) break;
+    p = pk_json_ws(p);
+    if (*p == ',') p = pk_json_ws(p + 1);
+  }
+  return n;
+}
+
+#endif
