@@ -2,7 +2,6 @@
 //! compile cache.
 
 use std::net::TcpListener;
-use std::time::Duration;
 
 use quick_xml::Reader;
 use quick_xml::events::Event;
@@ -172,25 +171,41 @@ fn nagios_output_uses_nagios_exit_codes_and_perfdata() {
 
 #[test]
 fn wait_retries_until_a_late_server_comes_up() {
-    // Reserve a port, free it, and start the server on it a little later.
+    use std::io::{BufRead, BufReader, Read};
+    // Reserve a port, free it, and start the server on it once picket has said it is
+    // waiting: a failed attempt is seen first however slowly picket starts on a busy machine.
     let port = closed_port();
     let f = CheckFile::new(&format!(
         "[[check]]\nname = \"late\"\nplugin = \"http\"\ntarget = \"http://127.0.0.1:{port}/health\"\ntimeout = \"1s\"\n"
     ));
-    let starter = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(1500));
-        let listener = TcpListener::bind(("127.0.0.1", port)).expect("port still free");
-        HttpServer::start_on(listener, None, |_| Reply::ok("up"))
+    let mut child = picket()
+        .args(["check", "-c", f.path().to_str().unwrap(), "--wait", "30s", "--interval", "200ms", "--format", "json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let watcher = std::thread::spawn(move || {
+        let mut seen = String::new();
+        let mut server = None;
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if server.is_none() && line.contains("picket: waiting for late (") {
+                let listener = TcpListener::bind(("127.0.0.1", port)).expect("port still free");
+                server = Some(HttpServer::start_on(listener, None, |_| Reply::ok("up")));
+            }
+            seen.push_str(&line);
+            seen.push('\n');
+        }
+        (seen, server)
     });
-    let out = picket_run(
-        &["check", "-c", f.path().to_str().unwrap(), "--wait", "30s", "--interval", "200ms", "--format", "json"],
-        None,
-    );
-    let _server = starter.join().unwrap();
-    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-    assert!(v["checks"][0]["attempts"].as_u64().unwrap() > 1, "{}", out.stdout);
-    assert!(out.stderr.contains("picket: waiting for late ("), "progress is shown in CI logs: {}", out.stderr);
+    let mut stdout = String::new();
+    child.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
+    let code = child.wait().unwrap().code();
+    let (stderr, _server) = watcher.join().unwrap();
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert!(v["checks"][0]["attempts"].as_u64().unwrap() > 1, "{stdout}");
+    assert!(stderr.contains("picket: waiting for late ("), "progress is shown in CI logs: {stderr}");
 }
 
 #[test]

@@ -47,7 +47,7 @@ pub enum Command {
     Silence(silence::SilenceArgs),
     /// Validate check files without running them.
     Validate(validate::ValidateArgs),
-    /// Inspect and list plugins.
+    /// Write, build, inspect, list and precompile plugins.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
 }
