@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{AuthorError, Lang, c, contract, run_tool};
+use super::{AuthorError, Lang, c, cannot_start, contract, run_tool};
 
 /// What a build produced.
 #[derive(Debug)]
@@ -64,14 +64,8 @@ fn rust(dir: &Path, wasm: &Path) -> Result<(), AuthorError> {
         .args(["build", "--release", "--target", "wasm32-wasip2", "--message-format=json-render-diagnostics"])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
-        .output();
-    let out = match out {
-        Ok(o) => o,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(AuthorError::ToolMissing { tool: "cargo".into(), hint: "install Rust with rustup, then `rustup target add wasm32-wasip2`" });
-        }
-        Err(e) => return Err(AuthorError::Project(format!("cannot run cargo: {e}"))),
-    };
+        .output()
+        .map_err(|e| cannot_start(e, "cargo", "install Rust with rustup, then `rustup target add wasm32-wasip2`"))?;
     if !out.status.success() {
         return Err(AuthorError::ToolFailed { tool: "cargo build".into(), status: out.status });
     }

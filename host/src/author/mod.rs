@@ -88,12 +88,16 @@ pub fn contract(dir: &Path) -> Result<String, AuthorError> {
 /// what picket itself reports), naming how to install the tool when it is missing.
 pub(crate) fn run_tool(cmd: &mut Command, tool: &str, hint: &'static str) -> Result<(), AuthorError> {
     tracing::debug!(?cmd, "running");
-    let status = cmd.stdout(Stdio::from(std::io::stderr())).stderr(Stdio::inherit()).status();
-    match status {
-        Ok(s) if s.success() => Ok(()),
-        Ok(status) => Err(AuthorError::ToolFailed { tool: tool.to_string(), status }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(AuthorError::ToolMissing { tool: tool.to_string(), hint }),
-        Err(e) => Err(AuthorError::Project(format!("cannot run {tool}: {e}"))),
+    let status = cmd.stdout(Stdio::from(std::io::stderr())).stderr(Stdio::inherit()).status().map_err(|e| cannot_start(e, tool, hint))?;
+    if status.success() { Ok(()) } else { Err(AuthorError::ToolFailed { tool: tool.to_string(), status }) }
+}
+
+/// Why a tool could not be started: missing (with how to install it), or something else.
+pub(crate) fn cannot_start(e: std::io::Error, tool: &str, hint: &'static str) -> AuthorError {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        AuthorError::ToolMissing { tool: tool.to_string(), hint }
+    } else {
+        AuthorError::Project(format!("cannot run {tool}: {e}"))
     }
 }
 

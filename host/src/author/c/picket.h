@@ -33,13 +33,16 @@ static inline plugin_string_t pk_str(const char *s) {
   return r;
 }
 
-/* A NUL-terminated malloc'd copy of a bindings string. */
-static inline char *pk_cstr(const plugin_string_t *s) {
-  char *out = malloc(s->len + 1);
-  memcpy(out, s->ptr, s->len);
-  out[s->len] = 0;
+/* A NUL-terminated malloc'd copy of `len` bytes (a response body, a received list). */
+static inline char *pk_cstrn(const uint8_t *ptr, size_t len) {
+  char *out = malloc(len + 1);
+  if (len) memcpy(out, ptr, len);
+  out[len] = 0;
   return out;
 }
+
+/* A NUL-terminated malloc'd copy of a bindings string. */
+static inline char *pk_cstr(const plugin_string_t *s) { return pk_cstrn(s->ptr, s->len); }
 
 static inline void pk_log(picket_plugin_log_level_t level, const char *fmt, ...) {
   char buf[512];

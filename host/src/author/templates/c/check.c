@@ -38,7 +38,7 @@ void exports_picket_plugin_check_check(pk_config_t *config, pk_report_t *ret) {
   }
   double seconds = (double)resp.elapsed_us / 1e6;
   pk_metric(ret, "response_time", seconds, "s");
-  char *body = pk_cstr((plugin_string_t *)&resp.body);
+  char *body = pk_cstrn(resp.body.ptr, resp.body.len);
   pk_log(PICKET_PLUGIN_LOG_LEVEL_DEBUG, "answered %u", resp.status);
   if (resp.status != expect) {
     pk_report(ret, PK_CRITICAL, "HTTP %u, expected %d", resp.status, expect);
