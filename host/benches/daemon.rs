@@ -170,10 +170,22 @@ fn report(label: &str, n: usize, every: &str, m: &Measured) {
         format!("{:.0} checks/s", m.rate),
         &format!("{n} checks every {every}; {:.0} skipped in the window", m.skipped),
     );
-    row(&format!("{label}: scheduling lateness"), format!("p99 {:.2} ms", m.p99_ms), &format!("p50 {:.3} ms; due time → dispatch", m.p50_ms));
-    row(&format!("{label}: start delay"), format!("p99 {:.2} ms", m.start_p99_ms), &format!("p50 {:.3} ms; due time → running (a run slot and a worker thread free)", m.start_p50_ms));
+    row(
+        &format!("{label}: scheduling lateness"),
+        format!("p99 {:.2} ms", m.p99_ms),
+        &format!("p50 {:.3} ms; due time → dispatch", m.p50_ms),
+    );
+    row(
+        &format!("{label}: start delay"),
+        format!("p99 {:.2} ms", m.start_p99_ms),
+        &format!("p50 {:.3} ms; due time → running (a run slot and a worker thread free)", m.start_p50_ms),
+    );
     row(&format!("{label}: daemon RSS"), format!("{:.1} MiB peak", m.rss_peak), "VmRSS, sampled every 0.5 s");
-    row(&format!("{label}: CPU per check"), format!("{:.0} µs", m.cpu_per_check_us), &format!("{:.2} cores busy; user+sys of the daemon, store writes included", m.cpu_cores));
+    row(
+        &format!("{label}: CPU per check"),
+        format!("{:.0} µs", m.cpu_per_check_us),
+        &format!("{:.2} cores busy; user+sys of the daemon, store writes included", m.cpu_cores),
+    );
 }
 
 fn scale(window: Duration) {
@@ -242,7 +254,11 @@ fn nginx(dir: &Path) -> (Proc, u16) {
     );
     let path = dir.join("nginx.conf");
     std::fs::write(&path, conf).unwrap();
-    let child = Command::new("nginx").args(["-c", path.to_str().unwrap(), "-p", dir.to_str().unwrap()]).stderr(Stdio::null()).spawn().expect("nginx");
+    let child = Command::new("nginx")
+        .args(["-c", path.to_str().unwrap(), "-p", dir.to_str().unwrap()])
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("nginx");
     wait_port(port);
     (Proc(child), port)
 }
@@ -255,7 +271,8 @@ fn blackbox(window: Duration) {
     // blackbox_exporter, driven as fast as it goes by 32 keep-alive clients.
     let bport = free_port();
     let bconf = dir.path().join("blackbox.yml");
-    std::fs::write(&bconf, "modules:\n  http_2xx:\n    prober: http\n    timeout: 5s\n    http:\n      preferred_ip_protocol: ip4\n").unwrap();
+    std::fs::write(&bconf, "modules:\n  http_2xx:\n    prober: http\n    timeout: 5s\n    http:\n      preferred_ip_protocol: ip4\n")
+        .unwrap();
     let bb = Proc(
         Command::new("prometheus-blackbox-exporter")
             .arg(format!("--config.file={}", bconf.display()))
@@ -310,7 +327,9 @@ fn blackbox(window: Duration) {
     let n = 2000;
     let mut toml = "[defaults]\nevery = \"1s\"\n\n".to_string();
     for i in 0..n {
-        toml.push_str(&format!("[[check]]\nname = \"http-{i}\"\nplugin = \"http\"\ntarget = \"{target}\"\nexpect = {{ status = 200 }}\n\n"));
+        toml.push_str(&format!(
+            "[[check]]\nname = \"http-{i}\"\nplugin = \"http\"\ntarget = \"{target}\"\nexpect = {{ status = 200 }}\n\n"
+        ));
     }
     let pdir = tempfile::tempdir().unwrap();
     let config = write_config(pdir.path(), &toml);
@@ -319,10 +338,22 @@ fn blackbox(window: Duration) {
     let failing = d.get("/metrics").body.lines().filter(|l| l.starts_with("picket_check_up{") && l.ends_with(" 0")).count();
     let picket_per_cpu = m.rate / m.cpu_cores;
 
-    row("blackbox_exporter 0.23 http probe of nginx", format!("{bb_rate:.0} probes/s"), &format!("{:.2} cores; {} failed; 32 keep-alive clients on /probe", bb_cpu / secs, failed.load(Ordering::Relaxed)));
+    row(
+        "blackbox_exporter 0.23 http probe of nginx",
+        format!("{bb_rate:.0} probes/s"),
+        &format!("{:.2} cores; {} failed; 32 keep-alive clients on /probe", bb_cpu / secs, failed.load(Ordering::Relaxed)),
+    );
     row("blackbox_exporter: probes per CPU-second", format!("{bb_per_cpu:.0}"), "the prober's own user+sys time");
-    row("picket http check of the same nginx", format!("{:.0} checks/s", m.rate), &format!("{:.2} cores; {n} checks every 1s; {failing} not up; p99 lateness {:.1} ms", m.cpu_cores, m.p99_ms));
-    row("picket: checks per CPU-second", format!("{picket_per_cpu:.0}"), &format!("{:.1}× blackbox_exporter per CPU-second; RSS {:.0} MiB", picket_per_cpu / bb_per_cpu, m.rss_peak));
+    row(
+        "picket http check of the same nginx",
+        format!("{:.0} checks/s", m.rate),
+        &format!("{:.2} cores; {n} checks every 1s; {failing} not up; p99 lateness {:.1} ms", m.cpu_cores, m.p99_ms),
+    );
+    row(
+        "picket: checks per CPU-second",
+        format!("{picket_per_cpu:.0}"),
+        &format!("{:.1}× blackbox_exporter per CPU-second; RSS {:.0} MiB", picket_per_cpu / bb_per_cpu, m.rss_peak),
+    );
 }
 
 /// A simulated year of history: `checks` checks every 30 s, through the store's own
@@ -354,7 +385,11 @@ fn store_year(checks: usize) {
                         plugin: "tcp".into(),
                         target: "10.0.0.1:6379".into(),
                         status: if failed { Status::Critical } else { Status::Ok },
-                        summary: if failed { "10.0.0.1:6379: connection refused".into() } else { format!("10.0.0.1:6379 answered in {ms:.2}ms") },
+                        summary: if failed {
+                            "10.0.0.1:6379: connection refused".into()
+                        } else {
+                            format!("10.0.0.1:6379 answered in {ms:.2}ms")
+                        },
                         duration: Duration::from_micros((ms * 1000.0) as u64 + 200),
                         metrics: vec![
                             Metric { name: "connect_time".into(), value: ms / 2000.0, unit: "s".into() },
@@ -473,7 +508,10 @@ fn storm(n: usize) {
         if receiver_down {
             eventually(Duration::from_secs(120), "every trigger in the outbox", || {
                 let m = d.get("/metrics").body;
-                let pending = m.lines().find_map(|l| l.strip_prefix("picket_notifications{state=\"pending\"} ")).and_then(|v| v.parse::<usize>().ok());
+                let pending = m
+                    .lines()
+                    .find_map(|l| l.strip_prefix("picket_notifications{state=\"pending\"} "))
+                    .and_then(|v| v.parse::<usize>().ok());
                 (pending >= Some(n)).then_some(())
             });
             std::thread::sleep(Duration::from_secs(10).saturating_sub(Duration::from_secs(0)));
@@ -496,13 +534,29 @@ fn storm(n: usize) {
         let unique: std::collections::HashSet<String> = got.iter().filter_map(|(_, b)| b["dedup_key"].as_str().map(String::from)).collect();
         if receiver_down {
             let drain = (last - up_at).num_milliseconds() as f64 / 1000.0;
-            row(&format!("{label}: backlog drained"), format!("{:.1} s", drain), &format!("{n} pending triggers, receiver back → last one received; {:.0}/s", n as f64 / drain.max(0.001)));
+            row(
+                &format!("{label}: backlog drained"),
+                format!("{:.1} s", drain),
+                &format!("{n} pending triggers, receiver back → last one received; {:.0}/s", n as f64 / drain.max(0.001)),
+            );
         } else {
             let span = (last - first).num_milliseconds() as f64 / 1000.0;
-            row(&format!("{label}: event → receiver"), format!("p50 {:.0} ms, p99 {:.0} ms", percentile(&lat, 0.5), percentile(&lat, 0.99)), &format!("{n} incidents opening within ~1 s (splay); max {:.0} ms; outbox fsync'd before each send", lat.last().unwrap()));
-            row(&format!("{label}: delivery rate"), format!("{:.0} /s", n as f64 / span.max(0.001)), &format!("first → last receipt {:.2} s", span));
+            row(
+                &format!("{label}: event → receiver"),
+                format!("p50 {:.0} ms, p99 {:.0} ms", percentile(&lat, 0.5), percentile(&lat, 0.99)),
+                &format!("{n} incidents opening within ~1 s (splay); max {:.0} ms; outbox fsync'd before each send", lat.last().unwrap()),
+            );
+            row(
+                &format!("{label}: delivery rate"),
+                format!("{:.0} /s", n as f64 / span.max(0.001)),
+                &format!("first → last receipt {:.2} s", span),
+            );
         }
-        row(&format!("{label}: delivered once each"), format!("{}/{n} unique", unique.len()), &format!("{} receipts; daemon CPU {:.2} s for the whole run", got.len(), cpu));
+        row(
+            &format!("{label}: delivered once each"),
+            format!("{}/{n} unique", unique.len()),
+            &format!("{} receipts; daemon CPU {:.2} s for the whole run", got.len(), cpu),
+        );
         drop(d);
     }
 }

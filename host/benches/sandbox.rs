@@ -189,7 +189,11 @@ fn main() {
             run(warm_dir.path());
             let mut warm: Vec<Duration> = (0..30).map(|_| run(warm_dir.path())).collect();
             warm.sort();
-            row("`picket check -c checks/`, warm cache", format!("p50 {}", fmt(pct(&warm, 0.5))), &format!("max {}, 4 checks, n=30, whole process", fmt(*warm.last().unwrap())));
+            row(
+                "`picket check -c checks/`, warm cache",
+                format!("p50 {}", fmt(pct(&warm, 0.5))),
+                &format!("max {}, 4 checks, n=30, whole process", fmt(*warm.last().unwrap())),
+            );
             let mut cold: Vec<Duration> = (0..5)
                 .map(|_| {
                     let d = tempfile::tempdir().unwrap();
@@ -221,7 +225,11 @@ async fn noop_row(plugins: &Plugins, label: &str, toml: &str) {
     }
     let faults = (minor_faults() - faults_before) as f64 / n as f64;
     times.sort();
-    row(label, format!("p50 {}", fmt(pct(&times, 0.5))), &format!("p90 {}, p99 {}, {faults:.1} page faults/run, n={n}, sequential", fmt(pct(&times, 0.9)), fmt(pct(&times, 0.99))));
+    row(
+        label,
+        format!("p50 {}", fmt(pct(&times, 0.5))),
+        &format!("p90 {}, p99 {}, {faults:.1} page faults/run, n={n}, sequential", fmt(pct(&times, 0.9)), fmt(pct(&times, 0.99))),
+    );
 }
 
 /// p50 of `n` sequential runs of one check, in-process.
@@ -261,26 +269,46 @@ async fn db_section(plugins: &Plugins) {
     use support::postgres::{PgServer, SCRAM_USER, TRUST_USER};
     let redis = support::redis::RedisServer::start("");
     let port = redis.port.to_string();
-    let ours = check_p50(plugins, &format!("[[check]]\nname = \"r\"\nplugin = \"redis\"\ntarget = \"redis://127.0.0.1:{port}\"\n"), 2000).await;
+    let ours =
+        check_p50(plugins, &format!("[[check]]\nname = \"r\"\nplugin = \"redis\"\ntarget = \"redis://127.0.0.1:{port}\"\n"), 2000).await;
     let theirs = tokio::task::block_in_place(|| process_p50("redis-cli", &["-h", "127.0.0.1", "-p", &port, "ping"], &[], 300));
     row("redis check (PING + INFO), picket in-process", format!("p50 {}", fmt(ours)), "n=2000, sequential");
-    let raw = check_p50(plugins, &format!("[[check]]\nname = \"t\"\nplugin = \"tcp\"\ntarget = \"127.0.0.1:{port}\"\nsend = \"PING\\r\\n\"\nexpect = \"+PONG\"\n"), 2000).await;
+    let raw = check_p50(
+        plugins,
+        &format!("[[check]]\nname = \"t\"\nplugin = \"tcp\"\ntarget = \"127.0.0.1:{port}\"\nsend = \"PING\\r\\n\"\nexpect = \"+PONG\"\n"),
+        2000,
+    )
+    .await;
     row("tcp check (PING/+PONG) to the same redis", format!("p50 {}", fmt(raw)), "n=2000, sequential");
-    row("`redis-cli ping` as a process", format!("p50 {}", fmt(theirs)), &format!("n=300; picket is {:.1}x faster", theirs.as_secs_f64() / ours.as_secs_f64()));
+    row(
+        "`redis-cli ping` as a process",
+        format!("p50 {}", fmt(theirs)),
+        &format!("n=300; picket is {:.1}x faster", theirs.as_secs_f64() / ours.as_secs_f64()),
+    );
 
     let pg = tokio::task::block_in_place(PgServer::plain);
     let pport = pg.port.to_string();
     let check_pgsql = "/usr/lib/nagios/plugins/check_pgsql";
     for (label, user, password) in [("trust", TRUST_USER, None), ("scram-sha-256", SCRAM_USER.0, Some(SCRAM_USER.1))] {
         let pw = password.map(|p| format!("password = \"{p}\"\n")).unwrap_or_default();
-        let toml = format!("[[check]]\nname = \"pg\"\nplugin = \"postgres\"\ntarget = \"postgres://{user}@127.0.0.1:{pport}/app?sslmode=disable\"\n{pw}");
+        let toml = format!(
+            "[[check]]\nname = \"pg\"\nplugin = \"postgres\"\ntarget = \"postgres://{user}@127.0.0.1:{pport}/app?sslmode=disable\"\n{pw}"
+        );
         let ours = check_p50(plugins, &toml, 500).await;
         let mut args = vec!["-H", "127.0.0.1", "-P", &pport, "-d", "app", "-l", user];
         if let Some(p) = password {
             args.extend(["-p", p]);
         }
         let theirs = tokio::task::block_in_place(|| process_p50(check_pgsql, &args, &[("PGSSLMODE", "disable")], 100));
-        row(&format!("postgres check, {label}, picket in-process"), format!("p50 {}", fmt(ours)), "n=500; connect, auth, size/connections/sessions query, pg_stat_statements");
-        row(&format!("`check_pgsql`, {label}, as a process"), format!("p50 {}", fmt(theirs)), &format!("n=100, connect only; picket is {:.1}x faster", theirs.as_secs_f64() / ours.as_secs_f64()));
+        row(
+            &format!("postgres check, {label}, picket in-process"),
+            format!("p50 {}", fmt(ours)),
+            "n=500; connect, auth, size/connections/sessions query, pg_stat_statements",
+        );
+        row(
+            &format!("`check_pgsql`, {label}, as a process"),
+            format!("p50 {}", fmt(theirs)),
+            &format!("n=100, connect only; picket is {:.1}x faster", theirs.as_secs_f64() / ours.as_secs_f64()),
+        );
     }
 }

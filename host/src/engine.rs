@@ -108,8 +108,8 @@ impl Engine {
             }
         }
         let started = std::time::Instant::now();
-        let component = Component::new(&self.inner, wasm)
-            .map_err(|e| EngineError::Compile { what: what.to_string(), why: format!("{e:#}") })?;
+        let component =
+            Component::new(&self.inner, wasm).map_err(|e| EngineError::Compile { what: what.to_string(), why: format!("{e:#}") })?;
         tracing::info!(plugin = what, elapsed_ms = started.elapsed().as_millis() as u64, "compiled component");
         if let Some(path) = path {
             if let Err(e) = write_atomically(&path, &component) {

@@ -48,12 +48,8 @@ pub fn evaluate_with(spec: &CheckSpec, outcome: Outcome, derive: &mut dyn FnMut(
         Ok(r) => r,
         Err(f) => return failed(spec, f, outcome.elapsed, outcome.diagnostics),
     };
-    let mut metrics: Vec<Metric> = report
-        .metrics
-        .into_iter()
-        .filter(|m| m.value.is_finite())
-        .map(|m| Metric { name: m.name, value: m.value, unit: m.unit })
-        .collect();
+    let mut metrics: Vec<Metric> =
+        report.metrics.into_iter().filter(|m| m.value.is_finite()).map(|m| Metric { name: m.name, value: m.value, unit: m.unit }).collect();
     let derived = derive(&metrics);
     metrics.extend(derived.into_iter().filter(|m| m.value.is_finite()));
     let mut status = status(report.status);

@@ -28,10 +28,18 @@ pub struct Event {
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum EventKind {
     IncidentOpened,
-    SeverityChanged { from: Status },
-    StillFailing { failures: u32 },
-    Resolved { lasted_s: u64 },
-    FlappingStarted { changes: u32 },
+    SeverityChanged {
+        from: Status,
+    },
+    StillFailing {
+        failures: u32,
+    },
+    Resolved {
+        lasted_s: u64,
+    },
+    FlappingStarted {
+        changes: u32,
+    },
     FlappingStopped,
     /// The check left the configuration while its incident was open.
     Removed,

@@ -143,11 +143,7 @@ impl Plugins {
         if !exports.iter().any(|e| e == CHECK_EXPORT) {
             return Err(Failure::MissingExport(missing_export_help(&exports)));
         }
-        let pre = self
-            .sandbox
-            .linker()
-            .instantiate_pre(&component)
-            .map_err(|e| Failure::UnsupportedImport(unsupported_import_help(&e)))?;
+        let pre = self.sandbox.linker().instantiate_pre(&component).map_err(|e| Failure::UnsupportedImport(unsupported_import_help(&e)))?;
         let pre = PluginPre::new(pre).map_err(|e| {
             Failure::MissingExport(format!("{CHECK_EXPORT} with the expected functions ({e:#}); rebuild the plugin against wit/ 0.1.x"))
         })?;
@@ -179,7 +175,9 @@ fn missing_export_help(exports: &[String]) -> String {
         Some(found) => format!(
             "{CHECK_EXPORT}: it exports {found}, built for another version of the plugin contract; rebuild it against this picket's wit/ (0.1.x)"
         ),
-        None if exports.is_empty() => format!("{CHECK_EXPORT}: it exports nothing; is it a picket plugin built with picket-sdk or wit/plugin.wit?"),
+        None if exports.is_empty() => {
+            format!("{CHECK_EXPORT}: it exports nothing; is it a picket plugin built with picket-sdk or wit/plugin.wit?")
+        }
         None => format!("{CHECK_EXPORT}: it exports only {}", exports.join(", ")),
     }
 }

@@ -38,9 +38,7 @@ impl Dim {
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     match parse_quantity(text)? {
         Quantity { value, dim: Dim::Time } if value >= 0.0 => Ok(Duration::from_secs_f64(value)),
-        Quantity { dim: Dim::Plain, .. } => {
-            Err(format!("{text:?} has no unit; write e.g. \"{text}s\" or \"{text}ms\""))
-        }
+        Quantity { dim: Dim::Plain, .. } => Err(format!("{text:?} has no unit; write e.g. \"{text}s\" or \"{text}ms\"")),
         _ => Err(format!("{text:?} is not a duration; use e.g. \"250ms\", \"10s\", \"5m\", \"1h\"")),
     }
 }
@@ -84,9 +82,7 @@ pub fn parse_quantity(text: &str) -> Result<Quantity, String> {
         "GiB" => (1024.0 * 1024.0 * 1024.0, Dim::Bytes),
         "TiB" => (1024.0_f64.powi(4), Dim::Bytes),
         other => {
-            return Err(format!(
-                "unknown unit {other:?} in {text:?}; use ms/s/m/h/d, B/KB/MB/GB/KiB/MiB/GiB or %"
-            ));
+            return Err(format!("unknown unit {other:?} in {text:?}; use ms/s/m/h/d, B/KB/MB/GB/KiB/MiB/GiB or %"));
         }
     };
     Ok(Quantity { value: value * scale, dim })
@@ -113,9 +109,7 @@ pub fn metric_unit(unit: &str) -> (Dim, f64) {
 /// Formats a value in a metric's unit for humans: `1.42s`, `850ms`, `812.3 MB`, `81.2%`.
 pub fn format_metric(value: f64, unit: &str) -> String {
     match metric_unit(unit) {
-        (Dim::Time, scale) if unit != "days" && unit != "d" => {
-            format_duration(Duration::from_secs_f64((value * scale).max(0.0)))
-        }
+        (Dim::Time, scale) if unit != "days" && unit != "d" => format_duration(Duration::from_secs_f64((value * scale).max(0.0))),
         (Dim::Bytes, scale) => format_bytes((value * scale).max(0.0) as u64),
         (Dim::Percent, _) => format!("{}%", trim_float((value * 10.0).round() / 10.0)),
         _ if unit.is_empty() => trim_float(value),

@@ -106,7 +106,8 @@ const WIT: &str = include_str!("../../wit/plugin.wit");
 fn refused(dir: &Path, wasm: &Path, pin: Option<&str>) -> String {
     let pin = pin.map(|p| format!("sha256 = \"{p}\"\n")).unwrap_or_default();
     let file = dir.join("checks.toml");
-    std::fs::write(&file, format!("\n[[check]]\nname = \"custom\"\nplugin = {}\ntarget = \"http://127.0.0.1:9/\"\n{pin}", toml_path(wasm))).unwrap();
+    std::fs::write(&file, format!("\n[[check]]\nname = \"custom\"\nplugin = {}\ntarget = \"http://127.0.0.1:9/\"\n{pin}", toml_path(wasm)))
+        .unwrap();
     let validate = picket_run(&["validate", "-c", file.to_str().unwrap()], None);
     assert_eq!(validate.code, 78, "{}{}", validate.stdout, validate.stderr);
     let prefix = format!("{}:2:1: check \"custom\", field `plugin`: ", file.display());
@@ -140,7 +141,11 @@ fn a_component_without_the_check_export_is_refused() {
     let wit = "package picket:plugin@0.1.0;\ninterface log { log: func(message: string); }\nworld plugin { import log; export answer: func() -> u32; }\n";
     let (out, wasm) = c_component(tmp.path(), wit, "#include \"plugin.h\"\nuint32_t exports_plugin_answer(void) { return 42; }\n");
     assert_eq!(out.code, 78);
-    assert!(out.stderr.contains("not a plugin picket can run") && out.stderr.contains("picket:plugin/check@0.1.0: it exports only answer"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("not a plugin picket can run") && out.stderr.contains("picket:plugin/check@0.1.0: it exports only answer"),
+        "{}",
+        out.stderr
+    );
     assert!(refused(tmp.path(), &wasm, None).contains("it exports only answer"));
 }
 
@@ -173,7 +178,11 @@ fn a_sha256_pin_that_does_not_match_is_refused_naming_both_hashes() {
     let wrong = "0".repeat(64);
     let why = refused(tmp.path(), &wasm, Some(&wrong));
     assert!(why.contains(&format!("expected {wrong}, file has {sha}")) && why.contains("pin the new sha256"), "{why}");
-    std::fs::write(tmp.path().join("checks.toml"), format!("[[check]]\nname = \"custom\"\nplugin = {}\ntarget = \"http://127.0.0.1:9/\"\nsha256 = \"{sha}\"\n", toml_path(&wasm))).unwrap();
+    std::fs::write(
+        tmp.path().join("checks.toml"),
+        format!("[[check]]\nname = \"custom\"\nplugin = {}\ntarget = \"http://127.0.0.1:9/\"\nsha256 = \"{sha}\"\n", toml_path(&wasm)),
+    )
+    .unwrap();
     let ok = picket_run(&["validate", "-c", tmp.path().join("checks.toml").to_str().unwrap()], None);
     assert_eq!(ok.code, 0, "the right pin loads: {}", ok.stderr);
 }

@@ -237,11 +237,8 @@ fn the_second_run_loads_compiled_plugins_from_the_cache() {
     assert!(second.contains("loaded compiled component from cache"), "{second}");
     // --no-cache compiles in memory and writes nothing.
     let nocache = tempfile::tempdir().unwrap();
-    let out = picket()
-        .args(["--no-cache", "check", "-c", f.path().to_str().unwrap()])
-        .env("PICKET_CACHE_DIR", nocache.path())
-        .output()
-        .unwrap();
+    let out =
+        picket().args(["--no-cache", "check", "-c", f.path().to_str().unwrap()]).env("PICKET_CACHE_DIR", nocache.path()).output().unwrap();
     assert!(out.status.success());
     assert_eq!(std::fs::read_dir(nocache.path()).unwrap().count(), 0);
 }

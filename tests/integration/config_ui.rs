@@ -29,7 +29,8 @@ fn every_ui_file_gives_its_expected_errors() {
             continue;
         }
         // Drop the closing count line; the per-problem lines are the contract.
-        let got: String = out.stderr.lines().filter(|l| !l.starts_with("picket: invalid configuration")).map(|l| format!("{l}\n")).collect();
+        let got: String =
+            out.stderr.lines().filter(|l| !l.starts_with("picket: invalid configuration")).map(|l| format!("{l}\n")).collect();
         let expected_path = file.with_extension("stderr");
         if bless {
             std::fs::write(&expected_path, &got).unwrap();
@@ -61,7 +62,11 @@ fn all_errors_in_a_directory_are_reported_together() {
     std::fs::write(dir.path().join("notes.txt"), "not a check file").unwrap();
     let out = picket_run(&["validate", "-c", "."], Some(dir.path()));
     assert_eq!(out.code, 78);
-    assert!(out.stderr.contains("a.toml:5:1: check \"a\": unknown field `timout` for plugin `tcp`; did you mean `timeout`?"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("a.toml:5:1: check \"a\": unknown field `timout` for plugin `tcp`; did you mean `timeout`?"),
+        "{}",
+        out.stderr
+    );
     // a.toml's only check was invalid, so b.toml's "a" is the first one: no duplicate.
     assert!(!out.stderr.contains("duplicate"), "{}", out.stderr);
     assert!(out.stderr.contains("picket: invalid configuration (1 problem)"), "{}", out.stderr);
@@ -92,5 +97,9 @@ fn the_example_checks_validate() {
     let out = picket_run(&["validate", "-c", "checks"], Some(&root));
     assert_eq!(out.code, 78);
     assert!(out.stderr.contains("check \"app-db\", field `password`: environment variable APP_DB_PASSWORD is not set"), "{}", out.stderr);
-    assert!(out.stderr.contains("alerting.toml:27:7: [notify.slack-critical], field `url`: environment variable SLACK_WEBHOOK_URL is not set"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("alerting.toml:27:7: [notify.slack-critical], field `url`: environment variable SLACK_WEBHOOK_URL is not set"),
+        "{}",
+        out.stderr
+    );
 }

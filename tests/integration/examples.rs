@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::support::capture::Smtp;
 use crate::support::servers::{HttpServer, Reply, tls_config};
-use crate::support::toolchains::{CheckRun, build, metric, root};
 use crate::support::toml_path;
+use crate::support::toolchains::{CheckRun, build, metric, root};
 
 fn example(path: &str) -> PathBuf {
     root().join("examples").join(path)
@@ -212,7 +212,11 @@ fn the_c_smtp_example_builds_and_checks() {
     assert!(untrusted["summary"].as_str().unwrap().starts_with("STARTTLS: tls: "), "{untrusted}");
 
     let grumpy_r = by("grumpy");
-    assert_eq!((grumpy_r["status"].as_str(), grumpy_r["summary"].as_str()), (Some("critical"), Some("EHLO answered 554 go away")), "{grumpy_r}");
+    assert_eq!(
+        (grumpy_r["status"].as_str(), grumpy_r["summary"].as_str()),
+        (Some("critical"), Some("EHLO answered 554 go away")),
+        "{grumpy_r}"
+    );
 
     // The plugin tried an address the check did not grant: refused before any connection.
     let sneaky = by("sneaky");

@@ -73,19 +73,17 @@ async fn method_headers_and_body_are_sent() {
         let token = req.headers.iter().find(|(k, _)| k == "x-token").map(|(_, v)| v.as_str()).unwrap_or("");
         Reply::ok(&format!("{} {} {}", req.method, token, req.body))
     });
-    let r = one(&s.url("/"), "method = \"post\"\nheaders = { X-Token = \"abc\" }\nbody = \"ping\"\nexpect = { body = \"POST abc ping\" }").await;
+    let r = one(&s.url("/"), "method = \"post\"\nheaders = { X-Token = \"abc\" }\nbody = \"ping\"\nexpect = { body = \"POST abc ping\" }")
+        .await;
     assert_status(&r, Status::Ok);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_server_past_the_timeout_is_critical() {
     let s = HttpServer::start(|_| Reply::ok("late").delayed(Duration::from_secs(3)));
-    let r = run_toml(&format!(
-        "[[check]]\nname = \"slow\"\nplugin = \"http\"\ntarget = \"{}\"\ntimeout = \"600ms\"\n",
-        s.url("/")
-    ))
-    .await
-    .remove(0);
+    let r = run_toml(&format!("[[check]]\nname = \"slow\"\nplugin = \"http\"\ntarget = \"{}\"\ntimeout = \"600ms\"\n", s.url("/")))
+        .await
+        .remove(0);
     assert_status(&r, Status::Critical);
     assert!(r.summary.contains("no response within"), "{}", r.summary);
 }

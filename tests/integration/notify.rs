@@ -17,8 +17,8 @@ use sha2::Sha256;
 use crate::support::alertmanager::Alertmanager;
 use crate::support::capture::{Capture, Smtp, header};
 use crate::support::daemon::{DaemonProc, Workdir, eventually};
-use crate::support::servers::{HttpServer, Reply, closed_port};
 use crate::support::picket;
+use crate::support::servers::{HttpServer, Reply, closed_port};
 
 const SOON: Duration = Duration::from_secs(30);
 
@@ -257,10 +257,7 @@ runbook = "https://wiki.example.com/runbooks/api"
     ));
     let d = DaemonProc::start(&w.checks(), &w.store());
     let alert = eventually(SOON, "the alert in Alertmanager", || am.alerts().into_iter().find(|a| a["labels"]["check"] == "api"));
-    assert_eq!(
-        alert["labels"],
-        json!({ "alertname": "PicketCheckFailing", "check": "api", "severity": "critical", "plugin": "http" })
-    );
+    assert_eq!(alert["labels"], json!({ "alertname": "PicketCheckFailing", "check": "api", "severity": "critical", "plugin": "http" }));
     assert_eq!(alert["status"]["state"], "active", "{alert}");
     assert_eq!(alert["annotations"]["runbook_url"], "https://wiki.example.com/runbooks/api");
     assert_eq!(alert["annotations"]["dedup_key"], "picket/api/1");
@@ -271,9 +268,8 @@ runbook = "https://wiki.example.com/runbooks/api"
 
     app.set(200);
     eventually(SOON, "the alert to leave Alertmanager", || am.alerts().iter().all(|a| a["labels"]["check"] != "api").then_some(()));
-    let resolved = eventually(SOON, "Alertmanager's resolved notification", || {
-        am_hook.bodies().into_iter().find(|b| b["status"] == "resolved")
-    });
+    let resolved =
+        eventually(SOON, "Alertmanager's resolved notification", || am_hook.bodies().into_iter().find(|b| b["status"] == "resolved"));
     assert_eq!(resolved["alerts"][0]["labels"]["check"], "api");
     assert_eq!(resolved["alerts"][0]["status"], "resolved");
     let n = d.get("/api/v1/notifications").json();
@@ -481,7 +477,8 @@ fn a_silence_from_the_cli_holds_notifications_until_it_ends() {
     let w = Workdir::new(&flapping_app_checks(&hook.url("/hook"), &app.server.url("/health")));
     let d = DaemonProc::start(&w.checks(), &w.store());
     let api = format!("http://{}", d.addr);
-    let out = picket().args(["silence", "api", "--for", "1h", "--reason", "deploying 4.2", "--by", "alice", "--api", &api]).output().unwrap();
+    let out =
+        picket().args(["silence", "api", "--for", "1h", "--reason", "deploying 4.2", "--by", "alice", "--api", &api]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let said = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(said.starts_with("silence 1 on api until "), "{said}");
@@ -528,16 +525,18 @@ fn recovery_restarts_a_killed_service_and_the_incident_resolves() {
     let started = std::process::Command::new(&script).stdout(std::process::Stdio::null()).status().unwrap();
     assert!(started.success());
     let hook = Capture::start();
-    w.rewrite(&(with_hook("250ms", "after = 2, resolve_after = 1", &hook.url("/hook"))
-        + &format!(
-            r#"
+    w.rewrite(
+        &(with_hook("250ms", "after = 2, resolve_after = 1", &hook.url("/hook"))
+            + &format!(
+                r#"
 [[check]]
 name = "web"
 plugin = "http"
 target = "http://127.0.0.1:{port}/"
 recover = {{ run = ["./restart-web.sh"], recheck_after = "1s", max = 3, within = "1h", timeout = "10s" }}
 "#
-        )));
+            )),
+    );
     let kill_web = || run(&format!("kill $(cat {}/web.pid) 2>/dev/null", dir.display()));
     let d = DaemonProc::start(&w.checks(), &w.store());
     eventually(SOON, "web to be up", || (d.check("web")["status"] == "ok").then_some(()));

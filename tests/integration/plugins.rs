@@ -59,10 +59,8 @@ async fn a_check_with_a_non_plugin_reports_missing_export() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sha256_mismatch_is_a_result_and_a_validate_error() {
     let wrong = "0".repeat(64);
-    let toml = format!(
-        "[[check]]\nname = \"pinned\"\nplugin = {}\nsha256 = \"{wrong}\"\ntarget = \"/\"\nmode = \"ok\"\n",
-        toml_path(&fixture())
-    );
+    let toml =
+        format!("[[check]]\nname = \"pinned\"\nplugin = {}\nsha256 = \"{wrong}\"\ntarget = \"/\"\nmode = \"ok\"\n", toml_path(&fixture()));
     let results = run_toml(&toml).await;
     assert_status(&results[0], Status::Unknown);
     let Some(Failure::HashMismatch { expected, actual }) = &results[0].failure else { panic!("{:#?}", results[0]) };
@@ -72,13 +70,18 @@ async fn a_sha256_mismatch_is_a_result_and_a_validate_error() {
     let file = CheckFile::new(&toml);
     let out = picket_run(&["validate", "-c", file.path().to_str().unwrap()], None);
     assert_eq!(out.code, 78);
-    assert!(out.stderr.contains("checks.toml:1:1: check \"pinned\", field `plugin`: plugin sha256 mismatch: expected 0000"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("checks.toml:1:1: check \"pinned\", field `plugin`: plugin sha256 mismatch: expected 0000"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_right_sha256_pin_runs() {
     let sha = picket::engine::sha256_hex(&std::fs::read(fixture()).unwrap());
-    let toml = format!("[[check]]\nname = \"pinned\"\nplugin = {}\nsha256 = \"{sha}\"\ntarget = \"/\"\nmode = \"ok\"\n", toml_path(&fixture()));
+    let toml =
+        format!("[[check]]\nname = \"pinned\"\nplugin = {}\nsha256 = \"{sha}\"\ntarget = \"/\"\nmode = \"ok\"\n", toml_path(&fixture()));
     assert_status(&run_toml(&toml).await[0], Status::Ok);
 }
 

@@ -49,7 +49,11 @@ async fn long_queries_and_idle_transactions_are_measured() {
     let mut idle = pg.session("app", "BEGIN; SELECT 1;");
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     // The monitoring user has pg_monitor, so it sees other users' sessions.
-    let r = one(&pg.url(TRUST_USER, "app", ""), "thresholds = { longest_query = { warn = \"1s\" }, longest_idle_in_transaction = { crit = \"2s\" } }").await;
+    let r = one(
+        &pg.url(TRUST_USER, "app", ""),
+        "thresholds = { longest_query = { warn = \"1s\" }, longest_idle_in_transaction = { crit = \"2s\" } }",
+    )
+    .await;
     let _ = (busy.kill(), idle.kill(), busy.wait(), idle.wait());
     let q = r.metric("longest_query").unwrap().value;
     let i = r.metric("longest_idle_in_transaction").unwrap().value;
@@ -88,11 +92,18 @@ async fn thresholds_on_size_and_connection_use() {
     let pg = PgServer::plain();
     let r = one(
         &pg.url(SCRAM_USER.0, "app", ""),
-        &format!("{}\nthresholds = {{ db_size = {{ warn = \"1MB\", crit = \"10GB\" }}, connections_used = {{ crit = \"1%\" }} }}", pw(SCRAM_USER.0)),
+        &format!(
+            "{}\nthresholds = {{ db_size = {{ warn = \"1MB\", crit = \"10GB\" }}, connections_used = {{ crit = \"1%\" }} }}",
+            pw(SCRAM_USER.0)
+        ),
     )
     .await;
     assert_status(&r, Status::Critical);
-    assert!(r.summary.contains("> warn 1MB") && r.summary.contains("connections_used ") && r.summary.contains("> crit 1%"), "{}", r.summary);
+    assert!(
+        r.summary.contains("> warn 1MB") && r.summary.contains("connections_used ") && r.summary.contains("> crit 1%"),
+        "{}",
+        r.summary
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -112,7 +123,13 @@ async fn custom_queries_return_one_number_and_stay_read_only() {
     let pg = PgServer::plain();
     let target = pg.url(SCRAM_USER.0, "app", "");
     let auth = pw(SCRAM_USER.0);
-    let r = one(&target, &format!("{auth}\nquery = \"SELECT count(*) FROM jobs WHERE failed\"\nthresholds = {{ query_value = {{ warn = \"5\", crit = \"50\" }} }}")).await;
+    let r = one(
+        &target,
+        &format!(
+            "{auth}\nquery = \"SELECT count(*) FROM jobs WHERE failed\"\nthresholds = {{ query_value = {{ warn = \"5\", crit = \"50\" }} }}"
+        ),
+    )
+    .await;
     assert_status(&r, Status::Warning);
     assert_eq!(r.metric("query_value").unwrap().value, 20.0);
     assert!(r.summary.contains("query = 20") && r.summary.ends_with("query_value 20 > warn 5"), "{}", r.summary);

@@ -25,7 +25,18 @@ async fn ping_and_every_info_metric() {
     assert_status(&res, Status::Ok);
     assert!(res.summary.starts_with("PONG in ") && res.summary.contains("; redis 7."), "{}", res.summary);
     assert!(res.summary.contains(" master, 1 clients"), "{}", res.summary);
-    for m in ["ping_time", "used_memory", "used_memory_pct", "connected_clients", "blocked_clients", "connected_replicas", "rdb_last_save_age", "rdb_last_bgsave_failed", "evicted_keys", "rejected_connections"] {
+    for m in [
+        "ping_time",
+        "used_memory",
+        "used_memory_pct",
+        "connected_clients",
+        "blocked_clients",
+        "connected_replicas",
+        "rdb_last_save_age",
+        "rdb_last_bgsave_failed",
+        "evicted_keys",
+        "rejected_connections",
+    ] {
         assert!(res.metric(m).is_some(), "missing {m}: {res:#?}");
     }
     let pct = res.metric("used_memory_pct").unwrap().value;
@@ -96,7 +107,11 @@ async fn rediss_verifies_the_certificate_and_reports_its_expiry() {
     // Without the CA: refused, and the message says it is the certificate.
     let res = one(&target, "").await;
     assert_status(&res, Status::Critical);
-    assert!(res.summary.starts_with(&format!("TLS with localhost:{} failed: ", r.port)) && res.summary.contains("UnknownIssuer"), "{}", res.summary);
+    assert!(
+        res.summary.starts_with(&format!("TLS with localhost:{} failed: ", r.port)) && res.summary.contains("UnknownIssuer"),
+        "{}",
+        res.summary
+    );
     // The explicit opt-out.
     assert_status(&one(&target, "tls = { insecure = true }").await, Status::Ok);
 }

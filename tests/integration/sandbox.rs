@@ -8,10 +8,7 @@ use picket::result::{Failure, Status};
 use crate::support::{self, HttpServer, Reply, assert_status, by_name, fixture, run_toml, toml_path};
 
 fn hostile(name: &str, mode: &str, extra: &str) -> String {
-    format!(
-        "[[check]]\nname = {name:?}\nplugin = {}\ntarget = \"127.0.0.1:9\"\nmode = {mode:?}\n{extra}\n",
-        toml_path(&fixture())
-    )
+    format!("[[check]]\nname = {name:?}\nplugin = {}\ntarget = \"127.0.0.1:9\"\nmode = {mode:?}\n{extra}\n", toml_path(&fixture()))
 }
 
 fn with_normal(hostile_checks: &str) -> String {

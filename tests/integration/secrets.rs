@@ -45,7 +45,8 @@ password = "{WRONG}"
     let path = file.path();
     let path = path.to_str().unwrap();
 
-    let mut runs: Vec<Vec<&str>> = ["human", "json", "junit", "tap", "nagios"].iter().map(|f| vec!["check", "-c", path, "--format", f]).collect();
+    let mut runs: Vec<Vec<&str>> =
+        ["human", "json", "junit", "tap", "nagios"].iter().map(|f| vec!["check", "-c", path, "--format", f]).collect();
     runs.push(vec!["validate", "-c", path]);
     runs.push(vec!["validate", "-c", path, "--format", "json"]);
     for args in runs {

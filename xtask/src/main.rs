@@ -80,7 +80,11 @@ fn apt_install(packages: &[&str]) -> Result<()> {
         .iter()
         .copied()
         .filter(|p| {
-            !Command::new("dpkg-query").args(["-W", "-f=${Status}", p]).output().map(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed")).unwrap_or(false)
+            !Command::new("dpkg-query")
+                .args(["-W", "-f=${Status}", p])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+                .unwrap_or(false)
         })
         .collect();
     if missing.is_empty() {
@@ -303,9 +307,10 @@ fn start_postgres(scratch: &Path) -> Result<Option<Service>> {
     start.arg("-D").arg(&data).arg("-l").arg(dir.join("server.log")).args(["-w", "start"]);
     run_quiet(&mut start).context("pg_ctl start")?;
     let mut psql = quiet(as_pg(Path::new("/usr/bin/psql")));
-    psql.arg("-h").arg(&dir).args(["-U", "postgres", "-d", "postgres", "-qc"]).arg(format!(
-        "CREATE ROLE app LOGIN PASSWORD '{DEMO_DB_PASSWORD}'; GRANT pg_monitor TO app;"
-    ));
+    psql.arg("-h")
+        .arg(&dir)
+        .args(["-U", "postgres", "-d", "postgres", "-qc"])
+        .arg(format!("CREATE ROLE app LOGIN PASSWORD '{DEMO_DB_PASSWORD}'; GRANT pg_monitor TO app;"));
     run_quiet(&mut psql).context("create the demo's app user")?;
     let mut createdb = quiet(as_pg(Path::new("/usr/bin/psql")));
     createdb.arg("-h").arg(&dir).args(["-U", "postgres", "-d", "postgres", "-qc", "CREATE DATABASE app OWNER app"]);

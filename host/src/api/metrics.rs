@@ -153,7 +153,12 @@ pub fn render_into(shared: &Shared, store_bytes: Option<u64>, sink: &mut dyn FnM
     header(&mut out, "picket_scheduler_lateness_seconds", "histogram", "From a check's due time to the scheduler dispatching it.");
     let lateness = c.lateness.lock().expect("lock").clone();
     histogram(&mut out, "picket_scheduler_lateness_seconds", "", &lateness);
-    header(&mut out, "picket_check_start_delay_seconds", "histogram", "From a check's due time to its start (waiting for a run slot included).");
+    header(
+        &mut out,
+        "picket_check_start_delay_seconds",
+        "histogram",
+        "From a check's due time to its start (waiting for a run slot included).",
+    );
     let delay = c.start_delay.lock().expect("lock").clone();
     histogram(&mut out, "picket_check_start_delay_seconds", "", &delay);
 
@@ -174,7 +179,12 @@ pub fn render_into(shared: &Shared, store_bytes: Option<u64>, sink: &mut dyn FnM
 fn notify_families(out: &mut String, shared: &Shared) {
     match shared.journal.counts() {
         Ok(c) => {
-            header(out, "picket_notifications", "gauge", "Notifications in the outbox by state (pending: not yet delivered; failed: given up).");
+            header(
+                out,
+                "picket_notifications",
+                "gauge",
+                "Notifications in the outbox by state (pending: not yet delivered; failed: given up).",
+            );
             for (state, n) in [("pending", c.pending), ("delivered", c.delivered), ("failed", c.failed), ("suppressed", c.suppressed)] {
                 let _ = writeln!(out, "picket_notifications{{state=\"{state}\"}} {n}");
             }
@@ -184,8 +194,16 @@ fn notify_families(out: &mut String, shared: &Shared) {
     let s = &shared.notify_stats;
     let per_channel = [
         ("picket_notifications_delivered_total", "Notifications delivered, by channel.", &s.delivery.delivered),
-        ("picket_notification_attempts_failed_total", "Delivery attempts that failed (each retry counts), by channel.", &s.delivery.failed_attempts),
-        ("picket_notifications_failed_total", "Notifications given up on (refused, or retried past give_up_after), by channel.", &s.delivery.given_up),
+        (
+            "picket_notification_attempts_failed_total",
+            "Delivery attempts that failed (each retry counts), by channel.",
+            &s.delivery.failed_attempts,
+        ),
+        (
+            "picket_notifications_failed_total",
+            "Notifications given up on (refused, or retried past give_up_after), by channel.",
+            &s.delivery.given_up,
+        ),
     ];
     for (name, help, m) in per_channel {
         header(out, name, "counter", help);

@@ -77,9 +77,11 @@ async fn metrics_page(State(d): State<Arc<Daemon>>) -> Response {
             let _ = tx.blocking_send(chunk);
         })
     });
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|chunk| (Ok::<_, std::convert::Infallible>(chunk), rx))
-    });
+    let stream =
+        futures_util::stream::unfold(
+            rx,
+            |mut rx| async move { rx.recv().await.map(|chunk| (Ok::<_, std::convert::Infallible>(chunk), rx)) },
+        );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], axum::body::Body::from_stream(stream)).into_response()
 }
 
@@ -173,7 +175,8 @@ fn view(c: &CheckLive, grace: Option<chrono::DateTime<chrono::Utc>>) -> CheckVie
 
 async fn list_checks(State(d): State<Arc<Daemon>>) -> Json<serde_json::Value> {
     let grace = d.shared.grace.lock().expect("lock").clone();
-    let checks: Vec<CheckView> = d.shared.checks.lock().expect("lock").values().map(|c| view(c, grace.get(&c.spec.name).copied())).collect();
+    let checks: Vec<CheckView> =
+        d.shared.checks.lock().expect("lock").values().map(|c| view(c, grace.get(&c.spec.name).copied())).collect();
     Json(json!({ "checks": checks }))
 }
 
@@ -208,7 +211,10 @@ fn parse_since(text: Option<&str>, default: std::time::Duration) -> ApiResult<i6
     if let Ok(ms) = t.parse::<i64>() {
         return Ok(ms);
     }
-    Err(ApiError(StatusCode::BAD_REQUEST, format!("since={t:?}: use a duration back from now (\"1h\"), an RFC 3339 time or epoch milliseconds")))
+    Err(ApiError(
+        StatusCode::BAD_REQUEST,
+        format!("since={t:?}: use a duration back from now (\"1h\"), an RFC 3339 time or epoch milliseconds"),
+    ))
 }
 
 fn store(d: &Daemon) -> ApiResult<Arc<crate::store::Store>> {
@@ -227,7 +233,11 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, crate::store:
     }
 }
 
-async fn results(State(d): State<Arc<Daemon>>, Path(name): Path<String>, Query(q): Query<HistoryQuery>) -> ApiResult<Json<serde_json::Value>> {
+async fn results(
+    State(d): State<Arc<Daemon>>,
+    Path(name): Path<String>,
+    Query(q): Query<HistoryQuery>,
+) -> ApiResult<Json<serde_json::Value>> {
     known(&d, &name)?;
     let since = parse_since(q.since.as_deref(), std::time::Duration::from_secs(3600))?;
     let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
@@ -237,7 +247,11 @@ async fn results(State(d): State<Arc<Daemon>>, Path(name): Path<String>, Query(q
     Ok(Json(json!({ "check": name, "since": crate::store::ms_to_rfc3339(since), "results": rows })))
 }
 
-async fn rollups(State(d): State<Arc<Daemon>>, Path(name): Path<String>, Query(q): Query<HistoryQuery>) -> ApiResult<Json<serde_json::Value>> {
+async fn rollups(
+    State(d): State<Arc<Daemon>>,
+    Path(name): Path<String>,
+    Query(q): Query<HistoryQuery>,
+) -> ApiResult<Json<serde_json::Value>> {
     known(&d, &name)?;
     let since = parse_since(q.since.as_deref(), std::time::Duration::from_secs(7 * 86400))?;
     let store = store(&d)?;
@@ -254,7 +268,11 @@ struct ForecastQuery {
     reaches: Option<f64>,
 }
 
-async fn forecast(State(d): State<Arc<Daemon>>, Path(name): Path<String>, Query(q): Query<ForecastQuery>) -> ApiResult<Json<serde_json::Value>> {
+async fn forecast(
+    State(d): State<Arc<Daemon>>,
+    Path(name): Path<String>,
+    Query(q): Query<ForecastQuery>,
+) -> ApiResult<Json<serde_json::Value>> {
     known(&d, &name)?;
     let window = match q.window.as_deref() {
         None => std::time::Duration::from_secs(7 * 86400),
@@ -380,8 +398,13 @@ struct NewSilence {
     by: Option<String>,
 }
 
-async fn add_silence(State(d): State<Arc<Daemon>>, body: Result<Json<NewSilence>, axum::extract::rejection::JsonRejection>) -> ApiResult<Response> {
-    let Json(s) = body.map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("{e}; send {{\"check\": \"NAME or pattern\", \"for\": \"1h\", \"reason\": \"...\"}}")))?;
+async fn add_silence(
+    State(d): State<Arc<Daemon>>,
+    body: Result<Json<NewSilence>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<Response> {
+    let Json(s) = body.map_err(|e| {
+        ApiError(StatusCode::BAD_REQUEST, format!("{e}; send {{\"check\": \"NAME or pattern\", \"for\": \"1h\", \"reason\": \"...\"}}"))
+    })?;
     let d_for = crate::units::parse_duration(&s.duration).map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("for: {e}")))?;
     if d_for.is_zero() || d_for > std::time::Duration::from_secs(90 * 86400) {
         return Err(ApiError(StatusCode::BAD_REQUEST, "for: give a duration from 1s to 90d".into()));

@@ -17,10 +17,7 @@ pub fn bindings(wit: &str) -> Result<Vec<(String, Vec<u8>)>, AuthorError> {
     let pkg = resolve.push_str("plugin.wit", wit).map_err(|e| AuthorError::Wit(format!("{e:#}")))?;
     let world = resolve.select_world(&[pkg], Some("plugin")).map_err(|e| AuthorError::Wit(format!("{e:#}")))?;
     let mut files = wit_bindgen_core::Files::default();
-    wit_bindgen_c::Opts::default()
-        .build()
-        .generate(&mut resolve, world, &mut files)
-        .map_err(|e| AuthorError::Wit(format!("{e:#}")))?;
+    wit_bindgen_c::Opts::default().build().generate(&mut resolve, world, &mut files).map_err(|e| AuthorError::Wit(format!("{e:#}")))?;
     Ok(files.iter().map(|(n, b)| (n.to_string(), b.to_vec())).collect())
 }
 
@@ -84,11 +81,7 @@ pub fn build(dir: &Path, wit: &str, scratch: &Path, out: &Path) -> Result<(), Au
     if let Some(sysroot) = std::env::var_os("WASI_SYSROOT") {
         cmd.arg(format!("--sysroot={}", PathBuf::from(sysroot).display()));
     }
-    cmd.args(&sources)
-        .arg(bindings_dir.join("plugin.c"))
-        .arg(bindings_dir.join("plugin_component_type.o"))
-        .arg("-o")
-        .arg(&core);
+    cmd.args(&sources).arg(bindings_dir.join("plugin.c")).arg(bindings_dir.join("plugin_component_type.o")).arg("-o").arg(&core);
     run_tool(&mut cmd, &cc, "apt-get install clang lld wasi-libc libclang-rt-dev-wasm32 (or set CC to a wasi-sdk clang)")?;
     let bytes = std::fs::read(&core).map_err(|e| AuthorError::io(&core, e))?;
     let component = componentize(&bytes)?;
@@ -108,7 +101,13 @@ mod tests {
         assert!(names.contains(&"plugin.h") && names.contains(&"plugin.c") && names.contains(&"plugin_component_type.o"));
         let header = String::from_utf8(files.iter().find(|(n, _)| n == "plugin.h").unwrap().1.clone()).unwrap();
         // The export a C author implements, and each capability import.
-        for f in ["exports_picket_plugin_check_check", "exports_picket_plugin_check_describe", "picket_plugin_tcp_connect", "picket_plugin_http_send", "picket_plugin_disk_stat"] {
+        for f in [
+            "exports_picket_plugin_check_check",
+            "exports_picket_plugin_check_describe",
+            "picket_plugin_tcp_connect",
+            "picket_plugin_http_send",
+            "picket_plugin_disk_stat",
+        ] {
             assert!(header.contains(f), "{f} missing from plugin.h");
         }
     }

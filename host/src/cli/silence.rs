@@ -54,7 +54,10 @@ pub async fn run(args: SilenceArgs) -> u8 {
     let resp = match req.send().await {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("picket: cannot reach the daemon at {base}: {} (is `picket run` running? set --api or PICKET_API)", crate::notify::describe_reqwest(e));
+            eprintln!(
+                "picket: cannot reach the daemon at {base}: {} (is `picket run` running? set --api or PICKET_API)",
+                crate::notify::describe_reqwest(e)
+            );
             return exit::INTERNAL;
         }
     };
@@ -70,7 +73,14 @@ pub async fn run(args: SilenceArgs) -> u8 {
             println!("no silences in force");
         }
         for s in rows {
-            println!("{:>4}  {:<24} until {}  by {}: {}", s["id"], s["check"].as_str().unwrap_or(""), s["until"].as_str().unwrap_or(""), s["by"].as_str().unwrap_or(""), s["reason"].as_str().unwrap_or(""));
+            println!(
+                "{:>4}  {:<24} until {}  by {}: {}",
+                s["id"],
+                s["check"].as_str().unwrap_or(""),
+                s["until"].as_str().unwrap_or(""),
+                s["by"].as_str().unwrap_or(""),
+                s["reason"].as_str().unwrap_or("")
+            );
         }
     } else if let Some(id) = args.end {
         println!("silence {id} ended");

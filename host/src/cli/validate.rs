@@ -53,7 +53,14 @@ pub async fn run(args: ValidateArgs, global: &Global) -> u8 {
                     if let Some(r) = &c.recover {
                         extra.push_str(&format!("; recover: {}", r.action.describe()));
                     }
-                    println!("  {} ({} → {}; grants {}; {}{extra})", c.name, c.plugin_name, c.secrets.scrub(&c.target), c.grants, c.schedule.describe());
+                    println!(
+                        "  {} ({} → {}; grants {}; {}{extra})",
+                        c.name,
+                        c.plugin_name,
+                        c.secrets.scrub(&c.target),
+                        c.grants,
+                        c.schedule.describe()
+                    );
                 }
                 print_notify(&plan.notify);
             } else {

@@ -7,10 +7,10 @@ use std::time::Duration;
 use toml::de::{DeTable, DeValue};
 
 use super::daemon::DaemonSettings;
-use super::policy::{Timing, disk_forecast, parse_depends_on, parse_forecasts};
-use super::{CheckSpec, Secrets};
 use super::doc::{Doc, Value, as_i64, scalar_text, to_json, type_name};
 use super::error::{ConfigError, suggestion};
+use super::policy::{Timing, disk_forecast, parse_depends_on, parse_forecasts};
+use super::{CheckSpec, Secrets};
 use crate::engine::MAX_MEMORY_CAP;
 use crate::plugin::{Loaded, Plugins, builtin_names};
 use crate::sandbox::{Grant, Grants, Limits, TlsOptions};
@@ -18,11 +18,28 @@ use crate::threshold::{Range, Threshold};
 use crate::units::{parse_duration, parse_size};
 
 const TOP_KEYS: &[&str] = &["defaults", "check", "daemon", "notify", "route", "maintenance"];
-const DEFAULT_KEYS: &[&str] =
-    &["timeout", "memory", "output", "every", "cron", "retry_every", "timezone", "alert"];
+const DEFAULT_KEYS: &[&str] = &["timeout", "memory", "output", "every", "cron", "retry_every", "timezone", "alert"];
 const CHECK_KEYS: &[&str] = &[
-    "name", "plugin", "target", "sha256", "thresholds", "timeout", "memory", "output", "allow", "tls", "description",
-    "every", "cron", "retry_every", "timezone", "alert", "depends_on", "forecast", "runbook", "recover",
+    "name",
+    "plugin",
+    "target",
+    "sha256",
+    "thresholds",
+    "timeout",
+    "memory",
+    "output",
+    "allow",
+    "tls",
+    "description",
+    "every",
+    "cron",
+    "retry_every",
+    "timezone",
+    "alert",
+    "depends_on",
+    "forecast",
+    "runbook",
+    "recover",
 ];
 
 /// What `[defaults]` sets for the checks of its file.
@@ -193,7 +210,10 @@ async fn parse_check(
     // The plugin first: its describe info validates params and thresholds.
     let (plugin_name, plugin) = match get("plugin") {
         None => {
-            doc.error(span.clone(), format!("{ctx} is missing the required field `plugin` (one of: {}, or a path to a .wasm file)", builtin_list()));
+            doc.error(
+                span.clone(),
+                format!("{ctx} is missing the required field `plugin` (one of: {}, or a path to a .wasm file)", builtin_list()),
+            );
             return None;
         }
         Some((_, v)) => {
@@ -208,7 +228,10 @@ async fn parse_check(
                 plugins.file(&path, sha256.as_deref()).await
             } else {
                 if sha256.is_some() {
-                    doc.error(get("sha256").unwrap().1.span(), format!("{ctx}, field `sha256`: only plugin files can be pinned; built-ins are part of picket"));
+                    doc.error(
+                        get("sha256").unwrap().1.span(),
+                        format!("{ctx}, field `sha256`: only plugin files can be pinned; built-ins are part of picket"),
+                    );
                 }
                 match plugins.builtin(&written).await {
                     Some(r) => r,
@@ -386,9 +409,7 @@ fn target_problem(plugin: &str, target: &str) -> Option<String> {
             Some(format!("{target:?} names no user; write e.g. \"postgres://app@localhost:5432/app\""))
         }
         "disk" if !t.starts_with('/') => Some(format!("{target:?} is not an absolute path such as \"/\" or \"/var\"")),
-        "disk" if crate::sandbox::grants::normalize(Path::new(t)).is_none() => {
-            Some(format!("{target:?} may not contain \"..\""))
-        }
+        "disk" if crate::sandbox::grants::normalize(Path::new(t)).is_none() => Some(format!("{target:?} may not contain \"..\"")),
         _ => None,
     }
 }
@@ -408,9 +429,7 @@ fn parse_tls(doc: &mut Doc<'_>, ctx: &str, v: &Value<'_>, tls: &mut TlsOptions) 
                 tls.ca_file = Some(path);
             }
             ("insecure", DeValue::Boolean(b)) => tls.insecure = *b,
-            ("ca_file" | "insecure", other) => {
-                doc.error(v.span(), format!("{ctx}, field `tls.{key}`: unexpected {}", type_name(other)))
-            }
+            ("ca_file" | "insecure", other) => doc.error(v.span(), format!("{ctx}, field `tls.{key}`: unexpected {}", type_name(other))),
             _ => doc.error(span, format!("{ctx}: unknown field `tls.{key}`{}", suggestion(key, ["ca_file", "insecure"]))),
         }
     }
@@ -432,8 +451,7 @@ fn validate_params(
             let Some(p) = declared.iter().find(|p| &p.name == key) else {
                 let candidates = CHECK_KEYS.iter().copied().chain(declared.iter().map(|p| p.name.as_str()));
                 let valid: Vec<&str> = declared.iter().map(|p| p.name.as_str()).collect();
-                let accepts =
-                    if valid.is_empty() { "it takes no params".to_string() } else { format!("it accepts {}", valid.join(", ")) };
+                let accepts = if valid.is_empty() { "it takes no params".to_string() } else { format!("it accepts {}", valid.join(", ")) };
                 doc.error(
                     span.clone(),
                     format!("{ctx}: unknown field `{key}` for plugin `{plugin}`{} ({accepts})", suggestion(key, candidates)),
@@ -446,7 +464,10 @@ fn validate_params(
         }
         for p in declared.iter().filter(|p| p.required) {
             if !params.contains_key(&p.name) {
-                doc.error(check_span.clone(), format!("{ctx} is missing the field `{}` required by plugin `{plugin}` ({})", p.name, p.description));
+                doc.error(
+                    check_span.clone(),
+                    format!("{ctx} is missing the field `{}` required by plugin `{plugin}` ({})", p.name, p.description),
+                );
             }
         }
     }
@@ -526,7 +547,10 @@ fn parse_thresholds(
     forecasts: &[&str],
 ) -> Vec<Threshold> {
     let DeValue::Table(t) = v.get_ref() else {
-        doc.error(v.span(), format!("{ctx}, field `thresholds`: expected a table like {{ response_time = {{ warn = \"1s\", crit = \"3s\" }} }}"));
+        doc.error(
+            v.span(),
+            format!("{ctx}, field `thresholds`: expected a table like {{ response_time = {{ warn = \"1s\", crit = \"3s\" }} }}"),
+        );
         return Vec::new();
     };
     let mut out = Vec::new();
@@ -557,12 +581,21 @@ fn parse_thresholds(
                 "warn" => &mut th.warn,
                 "crit" => &mut th.crit,
                 _ => {
-                    doc.error(lspan, format!("{ctx}: unknown field `thresholds.{metric}.{level}`{} (use warn and crit)", suggestion(level, ["warn", "crit"])));
+                    doc.error(
+                        lspan,
+                        format!(
+                            "{ctx}: unknown field `thresholds.{metric}.{level}`{} (use warn and crit)",
+                            suggestion(level, ["warn", "crit"])
+                        ),
+                    );
                     continue;
                 }
             };
             let Some(text) = scalar_text(lv.get_ref()) else {
-                doc.error(lv.span(), format!("{ctx}, field `thresholds.{metric}.{level}`: expected a value such as \"1s\", \"80%\" or \"10:20\""));
+                doc.error(
+                    lv.span(),
+                    format!("{ctx}, field `thresholds.{metric}.{level}`: expected a value such as \"1s\", \"80%\" or \"10:20\""),
+                );
                 continue;
             };
             let unit = if is_forecast { Some("days") } else { info.map(|m| m.unit.as_str()) };

@@ -251,10 +251,7 @@ pub async fn load(path: &Path, plugins: &Plugins) -> Result<Plan, ConfigErrors> 
         let mut files: Vec<PathBuf> = std::fs::read_dir(path)
             .map_err(|e| one(format!("cannot list directory: {e}")))?
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.extension().is_some_and(|x| x == "toml")
-                    && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'))
-            })
+            .filter(|p| p.extension().is_some_and(|x| x == "toml") && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
             .collect();
         files.sort();
         if files.is_empty() {

@@ -338,7 +338,12 @@ pub fn parse_maintenance(doc: &mut Doc<'_>, v: &Value<'_>, parts: &mut Parts) {
 /// A check's `recover = { ... }`.
 pub fn parse_recover(doc: &mut Doc<'_>, ctx: &str, v: &Value<'_>) -> Option<RecoverSpec> {
     let DeValue::Table(t) = v.get_ref() else {
-        doc.error(v.span(), format!("{ctx}, field `recover`: expected a table like {{ run = [\"systemctl\", \"restart\", \"app\"], recheck_after = \"30s\" }}"));
+        doc.error(
+            v.span(),
+            format!(
+                "{ctx}, field `recover`: expected a table like {{ run = [\"systemctl\", \"restart\", \"app\"], recheck_after = \"30s\" }}"
+            ),
+        );
         return None;
     };
     let errors_before = doc.errors.len();
@@ -349,7 +354,9 @@ pub fn parse_recover(doc: &mut Doc<'_>, ctx: &str, v: &Value<'_>) -> Option<Reco
         match key {
             "run" if fv.get_ref().is_str() => doc.error(
                 fv.span(),
-                format!("{ctx}, field `{field}`: write the command as a list, e.g. [\"systemctl\", \"restart\", \"app\"]; no shell is used"),
+                format!(
+                    "{ctx}, field `{field}`: write the command as a list, e.g. [\"systemctl\", \"restart\", \"app\"]; no shell is used"
+                ),
             ),
             "run" => match strings(doc, ctx, &field, fv) {
                 Some(argv) if !argv.is_empty() && !argv[0].is_empty() => {
@@ -360,7 +367,10 @@ pub fn parse_recover(doc: &mut Doc<'_>, ctx: &str, v: &Value<'_>) -> Option<Reco
                     }
                     run = Some(argv);
                 }
-                Some(_) => doc.error(fv.span(), format!("{ctx}, field `{field}`: give the program and its arguments, e.g. [\"systemctl\", \"restart\", \"app\"]")),
+                Some(_) => doc.error(
+                    fv.span(),
+                    format!("{ctx}, field `{field}`: give the program and its arguments, e.g. [\"systemctl\", \"restart\", \"app\"]"),
+                ),
                 None => {}
             },
             "http" => match fv.get_ref().as_str().map(url::Url::parse) {
@@ -368,7 +378,9 @@ pub fn parse_recover(doc: &mut Doc<'_>, ctx: &str, v: &Value<'_>) -> Option<Reco
                 _ => doc.error(fv.span(), format!("{ctx}, field `{field}`: expected an http(s) URL")),
             },
             "method" => match fv.get_ref().as_str() {
-                Some(m) if ["POST", "PUT", "GET", "DELETE", "PATCH"].contains(&m.to_uppercase().as_str()) => method = Some(m.to_uppercase()),
+                Some(m) if ["POST", "PUT", "GET", "DELETE", "PATCH"].contains(&m.to_uppercase().as_str()) => {
+                    method = Some(m.to_uppercase())
+                }
                 _ => doc.error(fv.span(), format!("{ctx}, field `{field}`: expected POST, PUT, PATCH, DELETE or GET")),
             },
             "body" => body = fv.get_ref().as_str().map(str::to_string),
@@ -450,7 +462,11 @@ pub fn assemble(parts: Vec<Parts>, check_routes: &[(PathBuf, usize, String, Stri
                 let hint = suggestion(&e.to, route_at.keys().map(String::as_str));
                 errors.push(err(&r.file, r.line, format!("[route.{}], field `escalate.to`: no [route.{}]{hint}", r.value.name, e.to)));
             } else if e.to == r.value.name {
-                errors.push(err(&r.file, r.line, format!("[route.{}], field `escalate.to`: a route cannot escalate to itself", r.value.name)));
+                errors.push(err(
+                    &r.file,
+                    r.line,
+                    format!("[route.{}], field `escalate.to`: a route cannot escalate to itself", r.value.name),
+                ));
             }
         }
     }

@@ -191,12 +191,7 @@ pub fn parse_depends_on(doc: &mut Doc<'_>, ctx: &str, v: &Value<'_>) -> Vec<Stri
 
 /// `forecast = { days_until_full = { metric = "used", reaches = "100%", window = "7d" } }`;
 /// `metric_unit` gives the unit the plugin reports a metric in, if it declares it.
-pub fn parse_forecasts(
-    doc: &mut Doc<'_>,
-    ctx: &str,
-    v: &Value<'_>,
-    metric_unit_of: &dyn Fn(&str) -> Option<String>,
-) -> Vec<ForecastSpec> {
+pub fn parse_forecasts(doc: &mut Doc<'_>, ctx: &str, v: &Value<'_>, metric_unit_of: &dyn Fn(&str) -> Option<String>) -> Vec<ForecastSpec> {
     let example = "{ days_until_full = { metric = \"used\", reaches = \"100%\", window = \"7d\" } }";
     let DeValue::Table(t) = v.get_ref() else {
         doc.error(v.span(), format!("{ctx}, field `forecast`: expected a table like {example}"));

@@ -235,8 +235,7 @@ impl Shared {
     /// check's phase afterwards (the scheduler retries sooner while pending).
     pub fn absorb(&self, spec: &CheckSpec, result: &CheckResult, at: DateTime<Utc>) -> Option<Phase> {
         // A failure during a recovery's grace is history, not another strike.
-        let in_grace = result.status != Status::Ok
-            && self.grace.lock().expect("lock").get(&spec.name).is_some_and(|until| at < *until);
+        let in_grace = result.status != Status::Ok && self.grace.lock().expect("lock").get(&spec.name).is_some_and(|until| at < *until);
         let (events, state, phase) = {
             let mut checks = self.checks.lock().expect("lock");
             let parents_down = spec.depends_on.iter().any(|p| checks.get(p).is_some_and(|c| c.state.is_down()));

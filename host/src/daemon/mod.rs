@@ -27,11 +27,11 @@ use tokio::sync::mpsc;
 
 use crate::config::{self, CheckSpec, DaemonSettings, Plan};
 use crate::forecast::Series;
+use crate::notify::delivery::{Delivery, http_client};
+use crate::notify::service::{Notifier, Responder};
 use crate::plugin::Plugins;
 use crate::result::CheckResult;
 use crate::runner::Runner;
-use crate::notify::delivery::{Delivery, http_client};
-use crate::notify::service::{Notifier, Responder};
 use crate::store::Store;
 use crate::store::journal::Journal;
 use live::{ConfigStatus, ReloadOutcome, Shared};
@@ -139,7 +139,13 @@ impl Daemon {
         if plan.daemon.listen != self.settings.listen || plan.daemon.store != self.settings.store {
             tracing::warn!("[daemon] listen and store take effect on restart, not on reload");
         }
-        tracing::info!(checks = plan.checks.len(), added = added.len(), removed = removed.len(), changed = changed.len(), "configuration reloaded");
+        tracing::info!(
+            checks = plan.checks.len(),
+            added = added.len(),
+            removed = removed.len(),
+            changed = changed.len(),
+            "configuration reloaded"
+        );
         let outcome = ReloadOutcome { at, ok: true, errors: Vec::new(), added, removed, changed };
         let mut status = self.shared.config.lock().expect("lock");
         *status = ConfigStatus { loaded_at: at, files: file_list(&plan), checks: plan.checks.len(), last_reload: Some(outcome.clone()) };
@@ -167,12 +173,7 @@ async fn seed_forecasts(shared: &Arc<Shared>, specs: &[Arc<CheckSpec>]) {
 }
 
 /// Runs the daemon until SIGTERM or SIGINT (or `stop` resolves, for tests).
-pub async fn run(
-    plan: Plan,
-    plugins: Plugins,
-    opts: Options,
-    stop: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), DaemonError> {
+pub async fn run(plan: Plan, plugins: Plugins, opts: Options, stop: impl Future<Output = ()> + Send + 'static) -> Result<(), DaemonError> {
     let store = match &opts.store {
         Some(path) => Some(Store::open(path)?),
         None => None,
@@ -221,7 +222,8 @@ pub async fn run(
     let (msgs_tx, msgs_rx) = mpsc::unbounded_channel();
     let wake = Arc::new(tokio::sync::Notify::new());
     let http = http_client();
-    let notifier = Notifier { journal: journal.clone(), plan: Arc::new(plan_tx), msgs: msgs_tx.clone(), stats: shared.notify_stats.clone() };
+    let notifier =
+        Notifier { journal: journal.clone(), plan: Arc::new(plan_tx), msgs: msgs_tx.clone(), stats: shared.notify_stats.clone() };
     let responder = Responder {
         shared: shared.clone(),
         journal: journal.clone(),
@@ -248,9 +250,8 @@ pub async fn run(
         reload_lock: tokio::sync::Mutex::new(()),
         notifier,
     });
-    let listener = tokio::net::TcpListener::bind(settings.listen)
-        .await
-        .map_err(|source| DaemonError::Listen { addr: settings.listen, source })?;
+    let listener =
+        tokio::net::TcpListener::bind(settings.listen).await.map_err(|source| DaemonError::Listen { addr: settings.listen, source })?;
     let addr = listener.local_addr().map_err(|source| DaemonError::Listen { addr: settings.listen, source })?;
     // One line on stderr whatever the log level: scripts and tests read the port from it.
     eprintln!("picket: {} checks; API on http://{addr}", plan.checks.len());

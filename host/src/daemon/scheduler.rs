@@ -172,18 +172,21 @@ impl<E: Execute> Scheduler<E> {
             }
             let (spec, running, exec, shared) = (slot.spec.clone(), slot.running.clone(), self.exec.clone(), self.shared.clone());
             let (permits, ctl) = (self.permits.clone(), self.ctl_tx.clone());
-            self.tasks.spawn_on(async move {
-                let _permit = permits.acquire_owned().await.expect("semaphore never closed");
-                // As the check sees it: from its due time to its start, waiting for a free
-                // run slot (and a worker thread) included.
-                shared.started_after(Instant::now().saturating_duration_since(due));
-                let result = exec.execute(spec.clone()).await;
-                let phase = shared.absorb(&spec, &result, Utc::now());
-                running.store(false, Ordering::Release);
-                if phase == Some(Phase::Pending) {
-                    let _ = ctl.send(Control::Retry { check: spec.name.clone(), generation, at: Instant::now() + spec.retry_every });
-                }
-            }, &self.workers);
+            self.tasks.spawn_on(
+                async move {
+                    let _permit = permits.acquire_owned().await.expect("semaphore never closed");
+                    // As the check sees it: from its due time to its start, waiting for a free
+                    // run slot (and a worker thread) included.
+                    shared.started_after(Instant::now().saturating_duration_since(due));
+                    let result = exec.execute(spec.clone()).await;
+                    let phase = shared.absorb(&spec, &result, Utc::now());
+                    running.store(false, Ordering::Release);
+                    if phase == Some(Phase::Pending) {
+                        let _ = ctl.send(Control::Retry { check: spec.name.clone(), generation, at: Instant::now() + spec.retry_every });
+                    }
+                },
+                &self.workers,
+            );
         }
     }
 }

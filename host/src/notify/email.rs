@@ -86,14 +86,18 @@ impl Email {
             Some(_) => return Err(FieldError::new("tls", "expected \"starttls\", \"tls\" or \"none\"")),
         };
         if security == Security::None && !is_loopback(&server) {
-            return Err(FieldError::new("tls", "\"none\" sends credentials and alerts in clear; it is allowed only for a relay on loopback"));
+            return Err(FieldError::new(
+                "tls",
+                "\"none\" sends credentials and alerts in clear; it is allowed only for a relay on loopback",
+            ));
         }
         let port = f.opt_u16("port")?.unwrap_or(match security {
             Security::StartTls => 587,
             Security::Tls => 465,
             Security::None => 25,
         });
-        let mailbox = |field: &str, s: &str| s.parse::<Mailbox>().map_err(|e| FieldError::new(field, format!("{s:?} is not an address: {e}")));
+        let mailbox =
+            |field: &str, s: &str| s.parse::<Mailbox>().map_err(|e| FieldError::new(field, format!("{s:?} is not an address: {e}")));
         let from = mailbox("from", &f.str("from")?)?;
         let to = f.string_list("to")?.iter().map(|s| mailbox("to", s)).collect::<Result<Vec<_>, _>>()?;
         if to.is_empty() {
@@ -124,7 +128,8 @@ impl Email {
         let tls = |server: &str| {
             let mut b = TlsParameters::builder(server.to_string());
             if let Some(pem) = &self.ca_pem {
-                let cert = lettre::transport::smtp::client::Certificate::from_pem(pem).map_err(|e| SendError::fatal(format!("ca_file: {e}")))?;
+                let cert =
+                    lettre::transport::smtp::client::Certificate::from_pem(pem).map_err(|e| SendError::fatal(format!("ca_file: {e}")))?;
                 b = b.add_root_certificate(cert);
             }
             b.build_rustls().map_err(|e| SendError::fatal(format!("TLS setup: {e}")))
@@ -150,7 +155,6 @@ impl Provider for Email {
     fn kind(&self) -> &'static str {
         "email"
     }
-
 
     fn send<'a>(&'a self, n: &'a Notification, cx: &'a SendContext) -> SendFuture<'a> {
         Box::pin(async move {

@@ -82,10 +82,8 @@ impl Value {
     /// `812ms (warn 500ms, crit 2s)`.
     pub fn describe(&self) -> String {
         let v = crate::units::format_metric(self.value, &self.unit);
-        let limits: Vec<String> = [("warn", &self.warn), ("crit", &self.crit)]
-            .into_iter()
-            .filter_map(|(l, t)| t.as_ref().map(|t| format!("{l} {t}")))
-            .collect();
+        let limits: Vec<String> =
+            [("warn", &self.warn), ("crit", &self.crit)].into_iter().filter_map(|(l, t)| t.as_ref().map(|t| format!("{l} {t}"))).collect();
         if limits.is_empty() { v } else { format!("{v} ({})", limits.join(", ")) }
     }
 }
@@ -332,7 +330,9 @@ impl Fields {
     pub fn opt_u16(&self, key: &str) -> Result<Option<u16>, FieldError> {
         match self.take(key) {
             None => Ok(None),
-            Some(v) => v.as_u64().and_then(|n| u16::try_from(n).ok()).map(Some).ok_or_else(|| FieldError::new(key, "expected a port number")),
+            Some(v) => {
+                v.as_u64().and_then(|n| u16::try_from(n).ok()).map(Some).ok_or_else(|| FieldError::new(key, "expected a port number"))
+            }
         }
     }
 

@@ -89,10 +89,7 @@ pub fn reason(check: &str, at: DateTime<Utc>, silences: &[Silence], maintenance:
     if let Some(s) = silences.iter().find(|s| s.until_ms > at_ms && matches(&s.check, check)) {
         return Some(format!("silenced until {} by {}: {}", s.until, s.by, s.reason));
     }
-    maintenance
-        .iter()
-        .find(|m| m.covers(check) && m.active(at))
-        .map(|m| format!("maintenance: {}", m.reason))
+    maintenance.iter().find(|m| m.covers(check) && m.active(at)).map(|m| format!("maintenance: {}", m.reason))
 }
 
 #[cfg(test)]

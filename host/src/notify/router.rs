@@ -97,9 +97,18 @@ pub struct CheckInfo {
 pub enum Input {
     Event(Event, CheckInfo),
     /// A recovery attempt ran for the incident (the count goes into later notifications).
-    Recovered { check: String, incident: u64, attempts: u32 },
+    Recovered {
+        check: String,
+        incident: u64,
+        attempts: u32,
+    },
     /// The recovery budget is spent: raise it on the critical route.
-    GaveUp { check: String, incident: u64, attempts: u32, at: DateTime<Utc> },
+    GaveUp {
+        check: String,
+        incident: u64,
+        attempts: u32,
+        at: DateTime<Utc>,
+    },
 }
 
 /// One notification for one channel.

@@ -239,7 +239,15 @@ fn alertmanager_hears_an_open_incident_again_before_it_would_expire() {
     assert_eq!(sent(&out), vec![("chat".into(), NoteKind::Trigger), ("am".into(), NoteKind::Trigger)]);
     assert!(h.tick(mins(14)).is_empty());
     // A quarter of `expire`, silenced or not; the chat channel is not bothered.
-    h.silences.push(Silence { id: 1, check: "db".into(), created: String::new(), until: String::new(), reason: "x".into(), by: "y".into(), until_ms: mins(100).timestamp_millis() });
+    h.silences.push(Silence {
+        id: 1,
+        check: "db".into(),
+        created: String::new(),
+        until: String::new(),
+        reason: "x".into(),
+        by: "y".into(),
+        until_ms: mins(100).timestamp_millis(),
+    });
     assert_eq!(sent(&h.tick(mins(15))), vec![("am".into(), NoteKind::Reminder)]);
     assert!(h.tick(mins(29)).is_empty());
     assert_eq!(sent(&h.tick(mins(30))), vec![("am".into(), NoteKind::Reminder)]);

@@ -39,7 +39,13 @@ pub struct Stats {
 pub enum Msg {
     /// A silence was added or ended through the API.
     SilencesChanged,
-    RecoveryDone { check: String, incident: u64, attempt: u32, outcome: action::Outcome, ended: DateTime<Utc> },
+    RecoveryDone {
+        check: String,
+        incident: u64,
+        attempt: u32,
+        outcome: action::Outcome,
+        ended: DateTime<Utc>,
+    },
 }
 
 /// What the daemon and the API hold.
@@ -169,7 +175,8 @@ impl Responder {
         match m {
             Msg::SilencesChanged => self.reload_silences(mem).await,
             Msg::RecoveryDone { check, incident, attempt, outcome, ended } => {
-                let recheck = self.spec(&check).and_then(|s| s.recover.as_ref().map(|r| r.recheck_after)).unwrap_or(Duration::from_secs(30));
+                let recheck =
+                    self.spec(&check).and_then(|s| s.recover.as_ref().map(|r| r.recheck_after)).unwrap_or(Duration::from_secs(30));
                 let grace_until = ended + chrono::Duration::from_std(recheck).unwrap_or_default();
                 mem.budget.finished(&check, grace_until);
                 self.shared.grace.lock().expect("lock").insert(check.clone(), grace_until);
@@ -303,16 +310,19 @@ impl Responder {
                         Some(c) => c.state.summary.clone(),
                         None => "check removed from the configuration".into(),
                     };
-                    missed.insert(0, Event {
-                        check: name,
-                        at: now,
-                        kind: crate::events::EventKind::Resolved { lasted_s: 0 },
-                        incident: Some(id),
-                        severity: crate::result::Status::Critical,
-                        summary,
-                        failures: 0,
-                        inhibited: false,
-                    });
+                    missed.insert(
+                        0,
+                        Event {
+                            check: name,
+                            at: now,
+                            kind: crate::events::EventKind::Resolved { lasted_s: 0 },
+                            incident: Some(id),
+                            severity: crate::result::Status::Critical,
+                            summary,
+                            failures: 0,
+                            inhibited: false,
+                        },
+                    );
                 }
             }
         }
@@ -495,7 +505,8 @@ mod tests {
         let mut p = plan();
         let managers = Route { name: "managers".into(), ..p.routes["critical"].clone() };
         let critical = p.routes.get_mut("critical").unwrap();
-        critical.remind = Some(crate::notify::router::Remind { every: Duration::from_secs(600), backoff: 1.0, max: Duration::from_secs(600) });
+        critical.remind =
+            Some(crate::notify::router::Remind { every: Duration::from_secs(600), backoff: 1.0, max: Duration::from_secs(600) });
         critical.escalate = Some(crate::notify::router::Escalate { after: Duration::from_secs(900), to: "managers".into() });
         p.routes.insert("managers".into(), managers);
         let clock = crate::schedule::Clock::now();

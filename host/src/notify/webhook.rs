@@ -44,9 +44,7 @@ impl Webhook {
         let url = f.url("url", None)?;
         let headers = f.string_map("headers")?;
         for (name, value) in &headers {
-            if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err()
-                || reqwest::header::HeaderValue::from_str(value).is_err()
-            {
+            if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() || reqwest::header::HeaderValue::from_str(value).is_err() {
                 return Err(FieldError::new("headers", format!("`{name}` is not a valid HTTP header")));
             }
         }

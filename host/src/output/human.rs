@@ -45,7 +45,10 @@ pub fn render(results: &[CheckResult], ctx: &Context) -> String {
                     out.push_str(&format!("    {}\n", paint(ctx.color, "2", l)));
                 }
                 if lines.len() > MAX_DIAG_LINES {
-                    out.push_str(&format!("    {}\n", paint(ctx.color, "2", &format!("… {} more lines (see --format json)", lines.len() - MAX_DIAG_LINES))));
+                    out.push_str(&format!(
+                        "    {}\n",
+                        paint(ctx.color, "2", &format!("… {} more lines (see --format json)", lines.len() - MAX_DIAG_LINES))
+                    ));
                 }
             }
         }

@@ -33,7 +33,9 @@ impl Action {
 
 fn shell_words(argv: &[String]) -> String {
     argv.iter()
-        .map(|a| if a.is_empty() || a.contains(|c: char| c.is_whitespace() || "\"'\\$`".contains(c)) { format!("{a:?}") } else { a.clone() })
+        .map(
+            |a| if a.is_empty() || a.contains(|c: char| c.is_whitespace() || "\"'\\$`".contains(c)) { format!("{a:?}") } else { a.clone() },
+        )
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -182,7 +184,13 @@ mod tests {
         let http = reqwest::Client::new();
         // SAFETY: single-threaded at this point of the test; the variable must not leak.
         unsafe { std::env::set_var("PICKET_TEST_LEAK", "secret") };
-        let o = run(&sh("echo \"[$PICKET_TEST_LEAK][$PICKET_CHECK]\"; env | wc -l"), Duration::from_secs(5), &[("PICKET_CHECK", "api".into())], &http).await;
+        let o = run(
+            &sh("echo \"[$PICKET_TEST_LEAK][$PICKET_CHECK]\"; env | wc -l"),
+            Duration::from_secs(5),
+            &[("PICKET_CHECK", "api".into())],
+            &http,
+        )
+        .await;
         assert_eq!(o.outcome, "ok");
         let lines: Vec<&str> = o.output.lines().collect();
         assert_eq!(lines[0], "[][api]");
@@ -199,7 +207,9 @@ mod tests {
         let o = run(&sh("sleep 30 & sleep 30"), Duration::from_millis(300), &[], &http).await;
         assert_eq!(o.outcome, "timeout");
         assert!(o.duration < Duration::from_secs(5));
-        let o = run(&Action::Run { argv: vec!["/nonexistent/restart".into()], dir: std::env::temp_dir() }, Duration::from_secs(1), &[], &http).await;
+        let o =
+            run(&Action::Run { argv: vec!["/nonexistent/restart".into()], dir: std::env::temp_dir() }, Duration::from_secs(1), &[], &http)
+                .await;
         assert_eq!(o.outcome, "error");
         assert!(o.output.contains("cannot start /nonexistent/restart"), "{}", o.output);
     }

@@ -21,8 +21,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-pub use action::Action;
 use crate::events::{Event, EventKind};
+pub use action::Action;
 
 /// A check's `recover` table.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,9 +39,13 @@ pub struct RecoverSpec {
 pub enum Decision {
     Nothing,
     /// Run attempt number `attempt` (1-based, within the budget window).
-    Run { attempt: u32 },
+    Run {
+        attempt: u32,
+    },
     /// The budget is spent: say so (once per incident).
-    GiveUp { attempts: u32 },
+    GiveUp {
+        attempts: u32,
+    },
 }
 
 #[derive(Debug, Default, Clone)]
@@ -150,7 +154,16 @@ mod tests {
     }
 
     fn ev(kind: EventKind, incident: u64, s: i64, inhibited: bool) -> Event {
-        Event { check: "api".into(), at: at(s), kind, incident: Some(incident), severity: Status::Critical, summary: String::new(), failures: 2, inhibited }
+        Event {
+            check: "api".into(),
+            at: at(s),
+            kind,
+            incident: Some(incident),
+            severity: Status::Critical,
+            summary: String::new(),
+            failures: 2,
+            inhibited,
+        }
     }
 
     #[test]

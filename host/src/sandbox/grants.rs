@@ -112,9 +112,9 @@ impl Grant {
         let help = "use \"tcp:HOST:PORT\", \"http:URL\" or \"disk:/PATH\"";
         let (kind, rest) = entry.split_once(':').ok_or_else(|| format!("{entry:?} is not a grant; {help}"))?;
         match kind {
-            "tcp" => host_port(rest)
-                .map(|(host, port)| Grant::Tcp { host, port })
-                .ok_or_else(|| format!("{entry:?}: expected tcp:HOST:PORT")),
+            "tcp" => {
+                host_port(rest).map(|(host, port)| Grant::Tcp { host, port }).ok_or_else(|| format!("{entry:?}: expected tcp:HOST:PORT"))
+            }
             "http" | "https" => {
                 let url_text = if kind == "https" { entry } else { rest };
                 let url = Url::parse(url_text).map_err(|e| format!("{entry:?}: {e}"))?;

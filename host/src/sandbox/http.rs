@@ -52,8 +52,7 @@ impl HttpClients {
             .user_agent(concat!("picket/", env!("CARGO_PKG_VERSION")));
         if let Some(path) = &tls.ca_file {
             let pem = std::fs::read(path).map_err(|e| format!("cannot read CA file {}: {e}", path.display()))?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| format!("CA file {} is not PEM: {e}", path.display()))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| format!("CA file {} is not PEM: {e}", path.display()))?;
             for c in certs {
                 b = b.add_root_certificate(c);
             }
@@ -172,17 +171,15 @@ impl http::Host for HostState {
                 }
             }
             let cert = cert_expires_in_s(&resp);
-            let headers = resp
-                .headers()
-                .iter()
-                .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-                .collect();
+            let headers = resp.headers().iter().map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect();
             let mut resp = resp;
             let mut data = Vec::new();
             let mut truncated = false;
             loop {
                 let chunk = match tokio::time::timeout_at(deadline, resp.chunk()).await {
-                    Err(_) => return Err(err(ErrorKind::Timeout, format!("{}: body not complete within {}ms", shown(&url), req.timeout_ms))),
+                    Err(_) => {
+                        return Err(err(ErrorKind::Timeout, format!("{}: body not complete within {}ms", shown(&url), req.timeout_ms)));
+                    }
                     Ok(Err(e)) => return Err(classify(&url, &e)),
                     Ok(Ok(None)) => break,
                     Ok(Ok(Some(c))) => c,

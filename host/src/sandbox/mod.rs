@@ -29,8 +29,8 @@ pub use bindings::types;
 pub use bindings::types::{Info, Report};
 pub use grants::{Grant, Grants};
 pub use http::{HttpClients, TlsOptions};
-pub use tls::TlsConfigs;
 pub use state::{HostState, RunContext};
+pub use tls::TlsConfigs;
 
 use crate::engine::{Engine, EngineError};
 use crate::result::Failure;
@@ -179,7 +179,9 @@ impl Sandbox {
 
 /// Enforces the output cap on what the plugin returned.
 fn check_output(r: Report, cap: usize, diagnostics: &mut Option<String>) -> Result<Report, Failure> {
-    let size = r.summary.len() + r.diagnostics.as_ref().map_or(0, String::len) + r.metrics.iter().map(|m| m.name.len() + m.unit.len() + 8).sum::<usize>();
+    let size = r.summary.len()
+        + r.diagnostics.as_ref().map_or(0, String::len)
+        + r.metrics.iter().map(|m| m.name.len() + m.unit.len() + 8).sum::<usize>();
     if size > cap {
         *diagnostics = Some(format!("start of the plugin's summary: {}", crate::text::truncate(&r.summary, 512)));
         return Err(Failure::OutputLimit(format!(
@@ -198,12 +200,7 @@ fn trap_detail(e: &wasmtime::Error, guest_output: &str) -> String {
         Some(t) => t.to_string(),
         None => e.to_string(),
     };
-    let panic = guest_output
-        .lines()
-        .skip_while(|l| !l.contains("panicked at"))
-        .nth(1)
-        .map(str::trim)
-        .filter(|l| !l.is_empty());
+    let panic = guest_output.lines().skip_while(|l| !l.contains("panicked at")).nth(1).map(str::trim).filter(|l| !l.is_empty());
     match panic {
         Some(msg) => format!("{code} (panic: {msg})"),
         None => code,

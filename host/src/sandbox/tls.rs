@@ -38,9 +38,8 @@ impl TlsConfigs {
         if let Some(c) = map.get(tls) {
             return Ok(c.clone());
         }
-        let builder = ClientConfig::builder_with_provider(provider())
-            .with_safe_default_protocol_versions()
-            .map_err(|e| format!("TLS setup: {e}"))?;
+        let builder =
+            ClientConfig::builder_with_provider(provider()).with_safe_default_protocol_versions().map_err(|e| format!("TLS setup: {e}"))?;
         let config = if tls.insecure {
             builder.dangerous().with_custom_certificate_verifier(Arc::new(NoVerification(provider()))).with_no_client_auth()
         } else {

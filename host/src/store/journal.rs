@@ -262,9 +262,7 @@ impl Journal {
     /// Notifications, newest first, optionally of one state.
     pub fn notifications(&self, state: Option<&str>, limit: usize) -> rusqlite::Result<Vec<OutboxRow>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT id FROM outbox WHERE (?1 IS NULL OR state = ?1) ORDER BY id DESC LIMIT ?2",
-        )?;
+        let mut stmt = conn.prepare_cached("SELECT id FROM outbox WHERE (?1 IS NULL OR state = ?1) ORDER BY id DESC LIMIT ?2")?;
         let ids: Vec<i64> = stmt.query_map(params![state, limit as i64], |r| r.get(0))?.collect::<Result<_, _>>()?;
         drop(stmt);
         ids.into_iter().map(|id| row_by_id(&conn, id)).collect()
@@ -315,11 +313,9 @@ impl Journal {
     /// Silences still in force at `now_ms`.
     pub fn silences(&self, now_ms: i64) -> rusqlite::Result<Vec<Silence>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, pattern, created_ms, until_ms, reason, by FROM silences WHERE until_ms > ?1 ORDER BY id",
-        )?;
-        stmt.query_map([now_ms], |r| Ok(silence_of(r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?
-            .collect()
+        let mut stmt =
+            conn.prepare_cached("SELECT id, pattern, created_ms, until_ms, reason, by FROM silences WHERE until_ms > ?1 ORDER BY id")?;
+        stmt.query_map([now_ms], |r| Ok(silence_of(r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?.collect()
     }
 
     pub fn record_recovery(&self, r: &RecoveryRow, started_ms: i64) -> rusqlite::Result<()> {
@@ -419,14 +415,21 @@ mod tests {
     #[test]
     fn due_keeps_each_incidents_order_per_provider() {
         let j = Journal::memory();
-        j.enqueue(&[note("a", "k1", "trigger"), note("b", "k1", "trigger"), note("a", "k1", "resolved"), note("a", "k2", "trigger")], 0, None)
-            .unwrap();
-        let due: Vec<(String, String, String)> =
-            j.due(0, 10).unwrap().into_iter().map(|r| (r.provider, r.dedup_key, r.kind)).collect();
+        j.enqueue(
+            &[note("a", "k1", "trigger"), note("b", "k1", "trigger"), note("a", "k1", "resolved"), note("a", "k2", "trigger")],
+            0,
+            None,
+        )
+        .unwrap();
+        let due: Vec<(String, String, String)> = j.due(0, 10).unwrap().into_iter().map(|r| (r.provider, r.dedup_key, r.kind)).collect();
         // k1's resolve to `a` waits for its trigger; other providers and incidents don't.
         assert_eq!(
             due,
-            vec![("a".into(), "k1".into(), "trigger".into()), ("b".into(), "k1".into(), "trigger".into()), ("a".into(), "k2".into(), "trigger".into())]
+            vec![
+                ("a".into(), "k1".into(), "trigger".into()),
+                ("b".into(), "k1".into(), "trigger".into()),
+                ("a".into(), "k2".into(), "trigger".into())
+            ]
         );
         // A retry scheduled later still blocks the resolve behind it.
         j.record_attempts(&[(1, 1, Err(("refused".into(), Some(5_000))))], 0).unwrap();

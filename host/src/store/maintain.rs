@@ -80,8 +80,10 @@ pub fn run(conn: &mut Connection, now_ms: i64, keep_results: Duration, keep_roll
     let mut m = Maintenance::default();
     let current_hour = now_ms.div_euclid(HOUR_MS);
     let tx = conn.transaction()?;
-    let done_until: Option<i64> =
-        tx.query_row("SELECT value FROM meta WHERE key = 'rolled_until'", [], |r| r.get::<_, String>(0)).optional()?.and_then(|v| v.parse().ok());
+    let done_until: Option<i64> = tx
+        .query_row("SELECT value FROM meta WHERE key = 'rolled_until'", [], |r| r.get::<_, String>(0))
+        .optional()?
+        .and_then(|v| v.parse().ok());
     let checks: Vec<i64> = tx.prepare("SELECT id FROM checks")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
     let raw_cutoff = now_ms - keep_results.as_millis() as i64;
     {

@@ -149,9 +149,7 @@ impl Store {
             }
             Some(_) => {}
             None => {
-                writer_conn
-                    .execute("INSERT INTO meta (key, value) VALUES ('schema', ?1)", [schema::VERSION.to_string()])
-                    .map_err(sql)?;
+                writer_conn.execute("INSERT INTO meta (key, value) VALUES ('schema', ?1)", [schema::VERSION.to_string()]).map_err(sql)?;
             }
         }
         let reader = open_conn(path).map_err(sql)?;
@@ -282,7 +280,8 @@ impl Store {
                 "SELECT hour, metrics FROM hours
                  WHERE check_id = (SELECT id FROM checks WHERE name = ?1) AND hour >= ?2 ORDER BY hour",
             )?;
-            let rows = stmt.query_map(params![check, since_ms.div_euclid(3_600_000)], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+            let rows =
+                stmt.query_map(params![check, since_ms.div_euclid(3_600_000)], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
             let mut out = Vec::new();
             for row in rows {
                 let (hour, blob) = row?;
@@ -345,9 +344,8 @@ impl Store {
             let raw_from = first_raw.unwrap_or(i64::MAX);
             let name_id = maintain::metric_names(c)?.into_iter().find(|(_, n)| n == metric).map(|(id, _)| id);
             if let Some(name_id) = name_id {
-                let mut stmt = c.prepare_cached(
-                    "SELECT hour, metrics FROM hours WHERE check_id = ?1 AND hour >= ?2 AND hour < ?3 ORDER BY hour",
-                )?;
+                let mut stmt =
+                    c.prepare_cached("SELECT hour, metrics FROM hours WHERE check_id = ?1 AND hour >= ?2 AND hour < ?3 ORDER BY hour")?;
                 let rows = stmt.query_map(params![id, since_ms.div_euclid(3_600_000), raw_from.div_euclid(3_600_000)], |r| {
                     Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
                 })?;
@@ -455,7 +453,8 @@ mod tests {
             .unwrap();
         assert_eq!(counts, (19, 1));
         // A second run does not roll the same hours up again.
-        let again = store.maintain(base + 2 * HOUR + 40 * 60_000, Duration::from_secs(3600), Duration::from_secs(86400 * 30)).await.unwrap();
+        let again =
+            store.maintain(base + 2 * HOUR + 40 * 60_000, Duration::from_secs(3600), Duration::from_secs(86400 * 30)).await.unwrap();
         assert_eq!(again.rollup_rows, 0);
         // The series for a forecast: hourly averages where raw is gone, raw after.
         let series = store.series("disk", "used", base).unwrap();

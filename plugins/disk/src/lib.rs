@@ -32,22 +32,14 @@ impl Plugin for Disk {
         let used = u.total_bytes.saturating_sub(u.free_bytes);
         let denom = used + u.available_bytes;
         let used_pct = if denom == 0 { 0.0 } else { used as f64 * 100.0 / denom as f64 };
-        let inodes_pct = if u.total_inodes == 0 {
-            0.0
-        } else {
-            u.total_inodes.saturating_sub(u.free_inodes) as f64 * 100.0 / u.total_inodes as f64
-        };
-        Report::ok(format!(
-            "{}: {used_pct:.1}% used, {} free of {}",
-            cfg.target,
-            bytes(u.available_bytes),
-            bytes(u.total_bytes)
-        ))
-        .metric("used", used_pct, "%")
-        .metric("used_bytes", used as f64, "B")
-        .metric("free_bytes", u.available_bytes as f64, "B")
-        .metric("total_bytes", u.total_bytes as f64, "B")
-        .metric("inodes_used", inodes_pct, "%")
+        let inodes_pct =
+            if u.total_inodes == 0 { 0.0 } else { u.total_inodes.saturating_sub(u.free_inodes) as f64 * 100.0 / u.total_inodes as f64 };
+        Report::ok(format!("{}: {used_pct:.1}% used, {} free of {}", cfg.target, bytes(u.available_bytes), bytes(u.total_bytes)))
+            .metric("used", used_pct, "%")
+            .metric("used_bytes", used as f64, "B")
+            .metric("free_bytes", u.available_bytes as f64, "B")
+            .metric("total_bytes", u.total_bytes as f64, "B")
+            .metric("inodes_used", inodes_pct, "%")
     }
 }
 

@@ -57,7 +57,12 @@ impl Plugin for Http {
             .param("method", "string", false, "GET (default), HEAD, POST, ...")
             .param("headers", "table", false, "extra request headers")
             .param("body", "string", false, "request body")
-            .param("expect", "table", false, "status (200, [200,204], \"2xx\", \"200-399\"), body, body_regex, json = { dotted.path = value }")
+            .param(
+                "expect",
+                "table",
+                false,
+                "status (200, [200,204], \"2xx\", \"200-399\"), body, body_regex, json = { dotted.path = value }",
+            )
             .param("follow_redirects", "bool", false, "follow redirects that stay within granted origins (default false)")
             .param("max_body", "integer", false, "bytes of body to read (default 1 MiB)")
             .metric("response_time", "s", "from sending the request to the end of the body")
@@ -123,9 +128,7 @@ fn run(cfg: &Config) -> Result<Report, Report> {
                 for (path, want) in json::flatten_expectations(expected) {
                     match json::lookup(&doc, &path) {
                         None => problems.push(format!("json {path} absent (expected {want})")),
-                        Some(got) if !json::loosely_equal(got, &want) => {
-                            problems.push(format!("json {path} = {got} (expected {want})"))
-                        }
+                        Some(got) if !json::loosely_equal(got, &want) => problems.push(format!("json {path} = {got} (expected {want})")),
                         Some(_) => {}
                     }
                 }
@@ -187,8 +190,7 @@ impl StatusMatcher {
     }
 
     fn describe(&self) -> String {
-        let parts: Vec<String> =
-            self.ranges.iter().map(|(a, b)| if a == b { a.to_string() } else { format!("{a}-{b}") }).collect();
+        let parts: Vec<String> = self.ranges.iter().map(|(a, b)| if a == b { a.to_string() } else { format!("{a}-{b}") }).collect();
         parts.join(", ")
     }
 }

@@ -94,7 +94,9 @@ fn run(cfg: &Config) -> Result<Report, Report> {
         "disable" | "allow" => (false, false),
         "prefer" => (true, false),
         "require" | "verify-ca" | "verify-full" => (true, true),
-        other => return Err(Report::unknown(format!("sslmode {other:?} is not disable, allow, prefer, require, verify-ca or verify-full"))),
+        other => {
+            return Err(Report::unknown(format!("sslmode {other:?} is not disable, allow, prefer, require, verify-ca or verify-full")));
+        }
     };
     let port = t.port.unwrap_or(5432);
     let timeout = cfg.io_timeout_ms();
@@ -151,7 +153,9 @@ fn run(cfg: &Config) -> Result<Report, Report> {
     let mut notes = Vec::new();
     if num(5) > 0.0 {
         match simple_query(&mut conn, "SELECT COALESCE(max(mean_exec_time), 0) / 1000.0 FROM pg_stat_statements")? {
-            Ok(r) => report.push_metric("slowest_statement_mean", r.first().cloned().flatten().and_then(|v| v.parse().ok()).unwrap_or(0.0), "s"),
+            Ok(r) => {
+                report.push_metric("slowest_statement_mean", r.first().cloned().flatten().and_then(|v| v.parse().ok()).unwrap_or(0.0), "s")
+            }
             Err(e) => notes.push(format!("pg_stat_statements unreadable: {}", e.message)),
         }
     } else {
@@ -189,7 +193,8 @@ fn bytes(n: f64) -> String {
 /// Runs the authentication exchange until ReadyForQuery.
 fn authenticate(conn: &mut Conn, user: &str, password: Option<&str>) -> Result<(), Report> {
     let need = |method: &str| {
-        password.ok_or_else(|| Report::critical(format!("the server asks for a password ({method}) but the check has none: set `password`")))
+        password
+            .ok_or_else(|| Report::critical(format!("the server asks for a password ({method}) but the check has none: set `password`")))
     };
     let mut scram: Option<auth::Scram> = None;
     loop {
@@ -207,7 +212,9 @@ fn authenticate(conn: &mut Conn, user: &str, password: Option<&str>) -> Result<(
                     10 => {
                         let mechanisms = String::from_utf8_lossy(&m.body[4..]).into_owned();
                         if !mechanisms.split('\0').any(|mech| mech == "SCRAM-SHA-256") {
-                            return Err(Report::unknown(format!("the server offers SASL mechanisms {mechanisms:?}; picket speaks SCRAM-SHA-256")));
+                            return Err(Report::unknown(format!(
+                                "the server offers SASL mechanisms {mechanisms:?}; picket speaks SCRAM-SHA-256"
+                            )));
                         }
                         need("scram-sha-256")?;
                         let s = auth::Scram::new().map_err(Report::unknown)?;
@@ -221,7 +228,8 @@ fn authenticate(conn: &mut Conn, user: &str, password: Option<&str>) -> Result<(
                     11 => {
                         let s = scram.as_mut().ok_or_else(|| protocol(b'R', "SCRAM (continue before start)"))?;
                         let server_first = String::from_utf8_lossy(&m.body[4..]).into_owned();
-                        let fin = s.client_final(&server_first, need("scram-sha-256")?).map_err(|e| Report::unknown(format!("SCRAM: {e}")))?;
+                        let fin =
+                            s.client_final(&server_first, need("scram-sha-256")?).map_err(|e| Report::unknown(format!("SCRAM: {e}")))?;
                         send_password(conn, fin.as_bytes())?;
                     }
                     12 => {
@@ -229,7 +237,9 @@ fn authenticate(conn: &mut Conn, user: &str, password: Option<&str>) -> Result<(
                         s.verify_server(&String::from_utf8_lossy(&m.body[4..])).map_err(|e| Report::critical(format!("SCRAM: {e}")))?;
                     }
                     other => {
-                        return Err(Report::unknown(format!("the server asks for authentication method {other}, which picket does not speak (trust, password, md5, scram-sha-256)")));
+                        return Err(Report::unknown(format!(
+                            "the server asks for authentication method {other}, which picket does not speak (trust, password, md5, scram-sha-256)"
+                        )));
                     }
                 }
             }

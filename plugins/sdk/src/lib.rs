@@ -39,9 +39,7 @@ pub mod bindings {
     });
 }
 
-pub use bindings::picket::plugin::types::{
-    Config, Error as CapError, ErrorKind, Info, Metric, MetricInfo, ParamInfo, Report, Status,
-};
+pub use bindings::picket::plugin::types::{Config, Error as CapError, ErrorKind, Info, Metric, MetricInfo, ParamInfo, Report, Status};
 pub use report::{InfoBuilder, info};
 
 /// The capabilities the host offers, re-exported under short names.

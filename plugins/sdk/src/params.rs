@@ -11,8 +11,7 @@ impl Config {
     /// Deserializes the params, or returns the `unknown` report to hand back.
     pub fn params<T: DeserializeOwned>(&self) -> Result<T, Report> {
         let text = if self.params.trim().is_empty() { "{}" } else { &self.params };
-        serde_json::from_str(text)
-            .map_err(|e| Report::unknown(format!("invalid params for check {}: {e}", self.name)))
+        serde_json::from_str(text).map_err(|e| Report::unknown(format!("invalid params for check {}: {e}", self.name)))
     }
 
     /// The run's budget, less a margin so the plugin can still report before the host's

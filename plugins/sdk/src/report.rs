@@ -35,13 +35,7 @@ impl Report {
 /// Starts describe info for a plugin; finish with [`InfoBuilder::build`].
 pub fn info(name: &str, description: &str) -> InfoBuilder {
     InfoBuilder {
-        info: Info {
-            name: name.into(),
-            version: "0.1.0".into(),
-            description: description.into(),
-            params: Vec::new(),
-            metrics: Vec::new(),
-        },
+        info: Info { name: name.into(), version: "0.1.0".into(), description: description.into(), params: Vec::new(), metrics: Vec::new() },
     }
 }
 
@@ -56,32 +50,17 @@ impl InfoBuilder {
     }
     /// An accepted param; `kind` is one of the kinds listed in the WIT `param-info`.
     pub fn param(mut self, name: &str, kind: &str, required: bool, description: &str) -> Self {
-        self.info.params.push(ParamInfo {
-            name: name.into(),
-            kind: kind.into(),
-            required,
-            description: description.into(),
-        });
+        self.info.params.push(ParamInfo { name: name.into(), kind: kind.into(), required, description: description.into() });
         self
     }
     /// A metric where larger values are worse (latency, bytes used).
     pub fn metric(mut self, name: &str, unit: &str, description: &str) -> Self {
-        self.info.metrics.push(MetricInfo {
-            name: name.into(),
-            unit: unit.into(),
-            description: description.into(),
-            lower_is_worse: false,
-        });
+        self.info.metrics.push(MetricInfo { name: name.into(), unit: unit.into(), description: description.into(), lower_is_worse: false });
         self
     }
     /// A metric where smaller values are worse (days until a certificate expires).
     pub fn metric_lower_is_worse(mut self, name: &str, unit: &str, description: &str) -> Self {
-        self.info.metrics.push(MetricInfo {
-            name: name.into(),
-            unit: unit.into(),
-            description: description.into(),
-            lower_is_worse: true,
-        });
+        self.info.metrics.push(MetricInfo { name: name.into(), unit: unit.into(), description: description.into(), lower_is_worse: true });
         self
     }
     pub fn build(self) -> Info {

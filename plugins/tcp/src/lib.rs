@@ -47,14 +47,13 @@ impl Plugin for Tcp {
 
 fn run(cfg: &Config) -> Result<Report, Report> {
     let p: Params = cfg.params()?;
-    let (host, port) = split_host_port(&cfg.target, None)
-        .ok_or_else(|| Report::unknown(format!("target {:?} is not host:port", cfg.target)))?;
+    let (host, port) =
+        split_host_port(&cfg.target, None).ok_or_else(|| Report::unknown(format!("target {:?} is not host:port", cfg.target)))?;
     let timeout = cfg.io_timeout_ms();
     let sw = Stopwatch::start();
     let mut stream = connect_or_report(&host, port, timeout)?;
     let connect = sw.elapsed_secs();
-    let mut report = Report::ok(format!("connected to {} in {}", stream.peer(), human_secs(connect)))
-        .metric("connect_time", connect, "s");
+    let mut report = Report::ok(format!("connected to {} in {}", stream.peer(), human_secs(connect))).metric("connect_time", connect, "s");
 
     if p.send.is_none() && p.expect.is_none() {
         return Ok(report);

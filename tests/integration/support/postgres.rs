@@ -191,5 +191,11 @@ fn watchdog(bin: &Path, data: &Path, dir: &Path) {
         format!("{} -D {} -m immediate stop", pg_ctl.display(), data.display())
     };
     let script = format!("while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; {stop} >/dev/null 2>&1; rm -rf {}", dir.display());
-    Command::new("sh").args(["-c", &script]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn watchdog");
+    Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn watchdog");
 }

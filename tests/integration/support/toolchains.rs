@@ -43,7 +43,6 @@ pub fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
 }
 
-
 /// `picket check -c FILE --format json`, parsed.
 pub struct CheckRun {
     pub code: i32,
@@ -59,7 +58,13 @@ impl CheckRun {
 
     /// One check's result, by name.
     pub fn by(&self, name: &str) -> serde_json::Value {
-        self.json["checks"].as_array().unwrap().iter().find(|c| c["name"] == name).cloned().unwrap_or_else(|| panic!("no {name} in {}", self.json))
+        self.json["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {name} in {}", self.json))
     }
 }
 
