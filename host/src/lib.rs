@@ -17,6 +17,8 @@
 //! - [`cli`]: the `picket` command line and its exit codes.
 //! - [`author`]: `picket plugin new|build|bindgen`, for people writing plugins.
 
+pub use picket_core::{forecast, policy, result, state, text, threshold, units};
+
 pub mod api;
 pub mod author;
 pub mod cli;
@@ -25,17 +27,11 @@ pub mod daemon;
 pub mod engine;
 pub mod evaluate;
 pub mod events;
-pub mod forecast;
 pub mod notify;
 pub mod output;
 pub mod plugin;
 pub mod recovery;
-pub mod result;
 pub mod runner;
 pub mod sandbox;
 pub mod schedule;
-pub mod state;
 pub mod store;
-pub mod text;
-pub mod threshold;
-pub mod units;

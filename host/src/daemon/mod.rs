@@ -64,7 +64,7 @@ impl Execute for SandboxExec {
                 if spec.forecasts.is_empty() {
                     return Vec::new();
                 }
-                shared.forecasts.lock().expect("lock").derive(&spec, metrics, crate::store::now_ms())
+                shared.forecasts.lock().expect("lock").derive(&spec.name, &spec.forecasts, metrics, crate::store::now_ms())
             };
             runner.run_deriving(&spec, &mut derive).await
         })
@@ -235,7 +235,7 @@ pub async fn run(plan: Plan, plugins: Plugins, opts: Options, stop: impl Future<
         wake: wake.clone(),
         stats: shared.notify_stats.clone(),
         http: http.clone(),
-        clock: crate::schedule::Clock::now(),
+        clock: crate::schedule::clock_now(),
     };
     let responder = tokio::spawn(responder.run(stop_rx.clone()));
     let delivery = Delivery { journal: journal.clone(), plan: plan_rx, wake, stats: shared.notify_stats.clone(), http };

@@ -75,7 +75,7 @@ impl<E: Execute> Scheduler<E> {
         Scheduler {
             exec,
             shared,
-            clock: Clock::now(),
+            clock: crate::schedule::clock_now(),
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
             slots: HashMap::new(),
             heap: BinaryHeap::new(),
@@ -84,12 +84,6 @@ impl<E: Execute> Scheduler<E> {
             tasks: JoinSet::new(),
             workers: tokio::runtime::Handle::current(),
         }
-    }
-
-    /// Uses `clock` to map cron's wall time (tests pin it).
-    pub fn with_clock(mut self, clock: Clock) -> Scheduler<E> {
-        self.clock = clock;
-        self
     }
 
     /// Replaces the set of checks. Unchanged ones (same fingerprint) keep their place in the
@@ -105,7 +99,7 @@ impl<E: Execute> Scheduler<E> {
                 }
                 _ => {
                     self.generation += 1;
-                    let due = spec.schedule.first(&spec.name, &self.clock, now);
+                    let due = Instant::from_std(spec.schedule.first(&spec.name, &self.clock, now.into_std()));
                     self.heap.push(Reverse((due, self.generation, Turn::Scheduled, spec.name.clone())));
                     Slot { spec, generation: self.generation, running: Arc::new(AtomicBool::new(false)), next_due: due }
                 }
@@ -158,7 +152,7 @@ impl<E: Execute> Scheduler<E> {
             self.heap.pop();
             let Some(slot) = self.slots.get_mut(&name).filter(|s| s.generation == generation) else { continue };
             if turn == Turn::Scheduled {
-                slot.next_due = slot.spec.schedule.next(&name, &self.clock, due, now);
+                slot.next_due = Instant::from_std(slot.spec.schedule.next(&name, &self.clock, due.into_std(), now.into_std()));
                 self.heap.push(Reverse((slot.next_due, generation, Turn::Scheduled, name.clone())));
             }
             // Lateness as the scheduler sees it: from the due time to the dispatch.

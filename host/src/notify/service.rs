@@ -196,7 +196,7 @@ impl Responder {
     }
 
     fn now(&self) -> DateTime<Utc> {
-        self.clock.wall(tokio::time::Instant::now())
+        self.clock.wall(tokio::time::Instant::now().into_std())
     }
 
     fn spec(&self, check: &str) -> Option<Arc<CheckSpec>> {
@@ -363,7 +363,7 @@ impl Responder {
                 Ok(Err(e)) => tracing::error!(check = %check, "cannot record the recovery attempt: {e}"),
                 Err(e) => tracing::error!(check = %check, "cannot record the recovery attempt: {e}"),
             }
-            let _ = msgs.send(Msg::RecoveryDone { check, incident, attempt, outcome, ended: clock.wall(tokio::time::Instant::now()) });
+            let _ = msgs.send(Msg::RecoveryDone { check, incident, attempt, outcome, ended: clock.wall(tokio::time::Instant::now().into_std()) });
         });
     }
 
@@ -482,7 +482,7 @@ mod tests {
             ..CheckState::default()
         };
         shared.install(&[spec], &mut HashMap::from([("api".to_string(), open)]));
-        let mut r = responder(&shared, journal, plan(), crate::schedule::Clock::now());
+        let mut r = responder(&shared, journal, plan(), crate::schedule::clock_now());
         let router = Router::new("picket@test".into());
         let mut mem = Memory { saved: router.to_json(), router, budget: Budget::default(), silences: Vec::new(), dirty: false };
         let out = r.reconcile(&mut mem).await;
@@ -509,7 +509,7 @@ mod tests {
             Some(crate::notify::router::Remind { every: Duration::from_secs(600), backoff: 1.0, max: Duration::from_secs(600) });
         critical.escalate = Some(crate::notify::router::Escalate { after: Duration::from_secs(900), to: "managers".into() });
         p.routes.insert("managers".into(), managers);
-        let clock = crate::schedule::Clock::now();
+        let clock = crate::schedule::clock_now();
         let r = responder(&shared, journal.clone(), p, clock);
         let (stop_tx, stop) = watch::channel(false);
         let task = tokio::spawn(r.run(stop));
@@ -519,7 +519,7 @@ mod tests {
             k
         };
         tokio::time::sleep(Duration::from_millis(10)).await;
-        let at = clock.wall(tokio::time::Instant::now());
+        let at = clock.wall(tokio::time::Instant::now().into_std());
         let _ = shared.events.send(Event {
             check: "api".into(),
             at,

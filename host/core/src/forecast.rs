@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use crate::config::{CheckSpec, ForecastSpec};
+use crate::policy::ForecastSpec;
 use crate::result::Metric;
 
 /// A fitted line `value = intercept + slope * t`, t in seconds since the first point.
@@ -118,12 +118,12 @@ impl Forecasts {
         self.series.retain(|(c, _), _| keep(c));
     }
 
-    /// Adds this run's points and returns the derived metrics.
-    pub fn derive(&mut self, spec: &CheckSpec, metrics: &[Metric], now_ms: i64) -> Vec<Metric> {
+    /// Adds this run's points of `check` and returns its derived metrics.
+    pub fn derive(&mut self, check: &str, forecasts: &[ForecastSpec], metrics: &[Metric], now_ms: i64) -> Vec<Metric> {
         let mut out = Vec::new();
-        for f in &spec.forecasts {
+        for f in forecasts {
             let Some(m) = metrics.iter().find(|m| m.name == f.metric) else { continue };
-            let series = self.series.entry((spec.name.clone(), f.name.clone())).or_default();
+            let series = self.series.entry((check.to_string(), f.name.clone())).or_default();
             series.push(now_ms, m.value, f.window.as_millis() as i64);
             if let Some(days) = series.days_until(f, now_ms) {
                 out.push(Metric { name: f.name.clone(), value: (days * 100.0).round() / 100.0, unit: "days".into() });
@@ -141,7 +141,7 @@ mod tests {
     const DAY: i64 = 86_400_000;
 
     fn disk() -> ForecastSpec {
-        crate::config::ForecastSpec {
+        crate::policy::ForecastSpec {
             name: "days_until_full".into(),
             metric: "used".into(),
             reaches: 100.0,

@@ -17,7 +17,7 @@ use std::collections::VecDeque;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::config::AlertPolicy;
+use crate::policy::AlertPolicy;
 use crate::events::{Event, EventKind};
 use crate::result::Status;
 
