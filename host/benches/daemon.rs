@@ -190,7 +190,7 @@ fn report(label: &str, n: usize, every: &str, m: &Measured) {
 
 fn scale(window: Duration) {
     let n: usize = std::env::var("BENCH_CHECKS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
-    let noop = PathBuf::from(env!("PICKET_FIXTURE_DIR")).join("noop.wasm");
+    let noop = PathBuf::from(picket::sandbox::FIXTURE_DIR).join("noop.wasm");
     for every in ["5s", "1s"] {
         let dir = tempfile::tempdir().unwrap();
         let mut toml = format!("[defaults]\nevery = {every:?}\n\n");

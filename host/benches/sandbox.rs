@@ -82,7 +82,7 @@ fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench-cache");
     let plugins = Plugins::new(Arc::new(Sandbox::new(Engine::new(Some(cache)).unwrap()).unwrap()));
-    let fixture = PathBuf::from(env!("PICKET_FIXTURE_DIR")).join("fixtures.wasm");
+    let fixture = PathBuf::from(picket::sandbox::FIXTURE_DIR).join("fixtures.wasm");
 
     // `cargo xtask bench noop` (or http, cli, db) runs one section.
     let only: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
@@ -95,7 +95,7 @@ fn main() {
         // 1. Warm no-op overhead: the import-free no-op (the sandbox's own cost), then the
         // std-based fixture in its no-op mode (what a Rust std plugin adds).
         if want("noop") {
-            let dir = PathBuf::from(env!("PICKET_FIXTURE_DIR"));
+            let dir = PathBuf::from(picket::sandbox::FIXTURE_DIR);
             let noop = dir.join("noop.wasm").display().to_string();
             let fixture = fixture.display().to_string();
             noop_row(&plugins, "no-op check, warm (store+instantiate+call)", &format!("[[check]]\nname = \"noop\"\nplugin = {noop:?}\ntarget = \"/\"\n")).await;

@@ -18,20 +18,18 @@
 //! - [`author`]: `picket plugin new|build|bindgen`, for people writing plugins.
 
 pub use picket_core::{forecast, policy, result, state, text, threshold, units};
+pub use picket_sandbox::{self as sandbox, engine, plugin};
 
 pub mod api;
 pub mod author;
 pub mod cli;
 pub mod config;
 pub mod daemon;
-pub mod engine;
 pub mod evaluate;
 pub mod events;
 pub mod notify;
 pub mod output;
-pub mod plugin;
 pub mod recovery;
 pub mod runner;
-pub mod sandbox;
 pub mod schedule;
 pub mod store;

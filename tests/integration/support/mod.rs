@@ -30,7 +30,7 @@ pub fn cache_dir() -> PathBuf {
 
 /// The hostile/no-op fixture component built by host/build.rs.
 pub fn fixture() -> PathBuf {
-    PathBuf::from(env!("PICKET_FIXTURE_DIR")).join("fixtures.wasm")
+    PathBuf::from(picket::sandbox::FIXTURE_DIR).join("fixtures.wasm")
 }
 
 /// One engine and sandbox for the whole binary: a pooling engine reserves address space,

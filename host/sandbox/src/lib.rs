@@ -1,4 +1,11 @@
-//! Running one check inside a fresh wasmtime `Store`.
+//! The sandbox: the only crate that depends on wasmtime. It owns the engine and its
+//! compile cache ([`engine`]), plugin loading and verification ([`plugin`]), and running one
+//! check inside a fresh wasmtime `Store` ([`Sandbox::run`]), with one module per host
+//! capability.
+//!
+//! Architecture Invariants: only this crate names wasmtime or wasmtime-wasi (the others'
+//! `Cargo.toml`s do not list them); only [`engine`] configures wasmtime; only [`bindings`]
+//! runs `bindgen!`.
 //!
 //! Each run gets a new store from the plugin's pre-instantiated component (cheap with the
 //! pooling allocator), a deny-all WASI context, the check's grants, a memory limiter, an
@@ -13,6 +20,8 @@
 
 pub mod bindings;
 mod disk;
+pub mod engine;
+pub mod plugin;
 pub mod grants;
 pub mod http;
 mod log;
@@ -33,7 +42,7 @@ pub use state::{HostState, RunContext};
 pub use tls::TlsConfigs;
 
 use crate::engine::{Engine, EngineError};
-use crate::result::Failure;
+use picket_core::result::Failure;
 
 /// Per-check resource limits (`timeout`, `memory`, `output` in TOML).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,7 +160,7 @@ impl Sandbox {
             // The plugin may have swallowed the error and claimed success: the attempt
             // itself is what the operator must see.
             if let Ok(r) = &report {
-                diagnostics = Some(format!("plugin reported {:?}: {}", r.status, crate::text::truncate(&r.summary, 1024)));
+                diagnostics = Some(format!("plugin reported {:?}: {}", r.status, picket_core::text::truncate(&r.summary, 1024)));
             }
             report = Err(Failure::Denied(state.denials.join("; ")));
         }
@@ -183,11 +192,11 @@ fn check_output(r: Report, cap: usize, diagnostics: &mut Option<String>) -> Resu
         + r.diagnostics.as_ref().map_or(0, String::len)
         + r.metrics.iter().map(|m| m.name.len() + m.unit.len() + 8).sum::<usize>();
     if size > cap {
-        *diagnostics = Some(format!("start of the plugin's summary: {}", crate::text::truncate(&r.summary, 512)));
+        *diagnostics = Some(format!("start of the plugin's summary: {}", picket_core::text::truncate(&r.summary, 512)));
         return Err(Failure::OutputLimit(format!(
             "plugin returned {} of summary, diagnostics and metrics; the cap is {}",
-            crate::units::format_bytes(size as u64),
-            crate::units::format_bytes(cap as u64)
+            picket_core::units::format_bytes(size as u64),
+            picket_core::units::format_bytes(cap as u64)
         )));
     }
     Ok(r)
@@ -206,3 +215,8 @@ fn trap_detail(e: &wasmtime::Error, guest_output: &str) -> String {
         None => code,
     }
 }
+
+/// Where the build put the test fixture plugins (`fixtures.wasm`, `noop.wasm`), for the
+/// integration tests and benchmarks.
+#[doc(hidden)]
+pub const FIXTURE_DIR: &str = env!("PICKET_FIXTURE_DIR");

@@ -10,9 +10,9 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 
 use crate::engine::sha256_hex;
-use crate::result::Failure;
-use crate::sandbox::bindings::{CHECK_EXPORT, PluginPre};
-use crate::sandbox::{HostState, Sandbox};
+use picket_core::result::Failure;
+use crate::bindings::{CHECK_EXPORT, PluginPre};
+use crate::{HostState, Sandbox};
 
 mod builtin {
     include!(concat!(env!("OUT_DIR"), "/builtins.rs"));

@@ -2,7 +2,7 @@
 //! `bindgen!` in the host; capability modules implement the generated `Host` traits.
 
 wasmtime::component::bindgen!({
-    path: "../wit",
+    path: "../../wit",
     world: "plugin",
     imports: { default: async },
     exports: { default: async },

@@ -17,7 +17,7 @@ const FIXTURES: &[&str] = &["fixtures"];
 
 fn main() {
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
-    let root = manifest.parent().unwrap().to_path_buf();
+    let root = manifest.parent().and_then(Path::parent).unwrap().to_path_buf();
     for dir in ["plugins", "wit"] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }

@@ -19,7 +19,7 @@ impl log::Host for HostState {
             return;
         }
         self.log_lines += 1;
-        let msg = crate::text::truncate(&message, MAX_LOG_LINE);
+        let msg = picket_core::text::truncate(&message, MAX_LOG_LINE);
         let (check, plugin) = (&*self.run.check, &*self.run.plugin);
         match level {
             log::Level::Trace => tracing::trace!(check, plugin, "{msg}"),
