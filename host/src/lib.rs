@@ -19,6 +19,7 @@
 
 pub use picket_core::{forecast, policy, result, state, text, threshold, units};
 pub use picket_sandbox::{self as sandbox, engine, plugin};
+pub use picket_store as store;
 
 pub mod api;
 pub mod author;
@@ -32,4 +33,3 @@ pub mod output;
 pub mod recovery;
 pub mod runner;
 pub mod schedule;
-pub mod store;

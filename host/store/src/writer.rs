@@ -8,8 +8,8 @@ use rusqlite::{Connection, Transaction, params};
 
 use super::maintain::{self, Maintenance};
 use super::status_code;
-use crate::events::{Event, EventKind};
-use crate::result::CheckResult;
+use picket_core::events::{Event, EventKind};
+use picket_core::result::CheckResult;
 
 /// Most messages in one transaction, so a flood still commits regularly.
 const MAX_BATCH: usize = 20_000;

@@ -1,4 +1,4 @@
-//! History in embedded SQLite (WAL): every result, each check's state, incidents, and
+//! The store: picket's memory on disk. History in embedded SQLite (WAL): every result, each check's state, incidents, and
 //! hourly rollups for long ranges. No server to run.
 //!
 //! One writer thread owns the write connection and commits whatever has queued as one
@@ -22,9 +22,9 @@ use serde::Serialize;
 pub use maintain::Maintenance;
 use writer::Write;
 
-use crate::events::Event;
-use crate::result::{CheckResult, Status};
-use crate::state::CheckState;
+use picket_core::events::Event;
+use picket_core::result::{CheckResult, Status};
+use picket_core::state::CheckState;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -403,8 +403,8 @@ pub fn ms_to_rfc3339(ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events::EventKind;
-    use crate::result::Metric;
+    use picket_core::events::EventKind;
+    use picket_core::result::Metric;
 
     const HOUR: i64 = 3_600_000;
 
@@ -472,8 +472,8 @@ mod tests {
         let mut state = CheckState::default();
         {
             let store = Store::open(&path).unwrap();
-            let obs = |status, at| crate::state::Observation { check: "api", status, summary: "down", at, parents_down: false };
-            let policy = crate::config::AlertPolicy { after: 1, ..Default::default() };
+            let obs = |status, at| picket_core::state::Observation { check: "api", status, summary: "down", at, parents_down: false };
+            let policy = picket_core::policy::AlertPolicy { after: 1, ..Default::default() };
             let mut id = 6;
             let mut next = || {
                 id += 1;
