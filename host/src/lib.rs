@@ -19,10 +19,10 @@
 
 pub use picket_core::{forecast, policy, result, state, text, threshold, units};
 pub use picket_sandbox::{self as sandbox, engine, plugin};
+pub use picket_author as author;
 pub use picket_store as store;
 
 pub mod api;
-pub mod author;
 pub mod cli;
 pub mod config;
 pub mod daemon;

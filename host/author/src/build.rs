@@ -42,7 +42,7 @@ pub fn build(dir: &Path, lang: Option<Lang>, out: Option<&Path>) -> Result<Built
         Lang::Rust => rust(dir, &wasm)?,
         Lang::Python => python(dir, &scratch.wit_dir(dir, &wit)?, &wasm)?,
         Lang::Js => js(dir, &scratch.wit_dir(dir, &wit)?, &wasm)?,
-        Lang::C => c::build(dir, &wit, &scratch.0, &wasm)?,
+        Lang::C => c::build(dir, &wit, scratch.path(), &wasm)?,
     }
     Ok(Built { lang, wasm, elapsed: started.elapsed() })
 }
@@ -131,15 +131,18 @@ fn js(dir: &Path, wit_dir: &Path, wasm: &Path) -> Result<(), AuthorError> {
     )
 }
 
-/// A private temporary directory, removed when dropped.
-pub(crate) struct Scratch(pub PathBuf);
+/// A private temporary directory (created 0700 under an unpredictable name, so another
+/// user cannot plant files in it), removed when dropped.
+pub(crate) struct Scratch(tempfile::TempDir);
 
 impl Scratch {
     fn new() -> Result<Scratch, AuthorError> {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-        let dir = std::env::temp_dir().join(format!("picket-build-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir).map_err(|e| AuthorError::io(&dir, e))?;
+        let dir = tempfile::Builder::new().prefix("picket-build-").tempdir().map_err(|e| AuthorError::io(&std::env::temp_dir(), e))?;
         Ok(Scratch(dir))
+    }
+
+    fn path(&self) -> &Path {
+        self.0.path()
     }
 
     /// The project's `wit/` if it has one, else picket's contract written here.
@@ -148,7 +151,7 @@ impl Scratch {
         if own.join("plugin.wit").is_file() {
             return Ok(own);
         }
-        let ours = self.0.join("wit");
+        let ours = self.path().join("wit");
         std::fs::create_dir_all(&ours).map_err(|e| AuthorError::io(&ours, e))?;
         let file = ours.join("plugin.wit");
         std::fs::write(&file, wit).map_err(|e| AuthorError::io(&file, e))?;
@@ -156,8 +159,3 @@ impl Scratch {
     }
 }
 
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}

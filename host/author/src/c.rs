@@ -91,7 +91,7 @@ pub fn build(dir: &Path, wit: &str, scratch: &Path, out: &Path) -> Result<(), Au
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::author::WIT;
+    use crate::WIT;
 
     #[test]
     fn bindings_cover_the_whole_world() {
