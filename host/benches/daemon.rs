@@ -459,10 +459,13 @@ fn main() {
     }
 }
 
+/// Each notification the receiver heard, with when it arrived.
+type Heard = Arc<std::sync::Mutex<Vec<(chrono::DateTime<chrono::Utc>, serde_json::Value)>>>;
+
 /// A webhook receiver that notes when each notification arrived; 503 while `down`.
 struct Receiver {
     server: support::servers::HttpServer,
-    got: Arc<std::sync::Mutex<Vec<(chrono::DateTime<chrono::Utc>, serde_json::Value)>>>,
+    got: Heard,
     down: Arc<AtomicBool>,
 }
 

@@ -17,9 +17,9 @@
 //! - [`cli`]: the `picket` command line and its exit codes.
 //! - [`author`]: `picket plugin new|build|bindgen`, for people writing plugins.
 
+pub use picket_author as author;
 pub use picket_core::{forecast, policy, result, state, text, threshold, units};
 pub use picket_sandbox::{self as sandbox, engine, plugin};
-pub use picket_author as author;
 pub use picket_store as store;
 
 pub mod api;

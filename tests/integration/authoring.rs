@@ -157,7 +157,7 @@ fn a_component_importing_what_picket_does_not_provide_is_refused() {
         "world plugin {",
         "interface dns {\n    resolve: func(name: string) -> list<string>;\n}\n\nworld plugin {\n    import dns;",
     );
-    let src = std::fs::read_to_string(crate::support::toolchains::root().join("host/src/author/templates/c/check.c"))
+    let src = std::fs::read_to_string(crate::support::toolchains::root().join("host/author/src/templates/c/check.c"))
         .unwrap()
         .replace("{{name}}", "resolver")
         .replace("  char *params = pk_cstr(&config->params);", "  plugin_list_string_t addrs;\n  picket_plugin_dns_resolve(&config->target, &addrs);\n  char *params = pk_cstr(&config->params);");

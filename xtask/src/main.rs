@@ -2,8 +2,11 @@
 //!
 //! - `demo`: set up, start local stand-ins for the seed services in `checks/`, and run
 //!   `picket check` on them (the README's first command).
-//! - `test`: set up (wasm target) and run the whole test suite (the README's second
-//!   command, and what `.ci/run` calls).
+//! - `test`: set up (wasm target, Debian packages, pinned toolchains), run the quality
+//!   gates (rustfmt, clippy, rustdoc, all with warnings denied), then the whole test suite
+//!   (the README's second command, and what `.ci/run` calls). `test --fast` is the inner
+//!   loop: the gates and every test that needs no server process or plugin toolchain,
+//!   with nothing installed.
 //! - `bench`: the benchmarks whose figures go in BENCHMARKS.md.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -115,7 +118,14 @@ fn setup() -> Result<()> {
     if !String::from_utf8_lossy(&installed.stdout).lines().any(|l| l.trim() == "wasm32-wasip2") {
         run(Command::new("rustup").args(["target", "add", "wasm32-wasip2"]))?;
     }
-    // Download every crate up front: host/build.rs builds the plugins with a nested
+    // The gates' tools: a minimal rustup profile lacks them.
+    for (tool, component) in [("fmt", "rustfmt"), ("clippy", "clippy")] {
+        let have = Command::new(env!("CARGO")).args([tool, "--version"]).output().map(|o| o.status.success()).unwrap_or(false);
+        if !have {
+            run(Command::new("rustup").args(["component", "add", component]))?;
+        }
+    }
+    // Download every crate up front: host/sandbox/build.rs builds the plugins with a nested
     // cargo that should never need the network.
     run(Command::new(env!("CARGO")).current_dir(root()).args(["fetch", "--quiet"]))?;
     Ok(())
@@ -162,15 +172,52 @@ fn js_toolchain() -> Result<()> {
         .context("npm install in examples/js/queue-depth (is Node.js installed?)")
 }
 
+/// Tests that need a server process (Redis, PostgreSQL, Prometheus, Alertmanager) or a
+/// plugin toolchain (Python, Node, clang): `test --fast` skips them (`--skip` matches
+/// these as substrings of the test's path).
+const NEEDS_SERVERS: &[&str] = &[
+    "redis::",
+    "postgres::",
+    "secrets::",
+    "examples::",
+    "authoring::",
+    "daemon::prometheus_scrapes",
+    "notify::a_real_alertmanager",
+    "notify::recovery_restarts_a_killed_service",
+];
+
+/// The quality gates, in the order of how fast they fail.
+fn gates() -> Result<()> {
+    let cargo = || {
+        let mut c = Command::new(env!("CARGO"));
+        c.current_dir(root());
+        c
+    };
+    run(cargo().args(["fmt", "--all", "--check"])).context("cargo fmt: run `cargo fmt --all`")?;
+    run(cargo().args(["clippy", "--quiet", "--workspace", "--all-targets", "--", "-D", "warnings"])).context("clippy")?;
+    run(cargo().args(["doc", "--quiet", "--no-deps", "--workspace"]).env("RUSTDOCFLAGS", "-D warnings")).context("rustdoc")
+}
+
 fn test(extra: &[String]) -> Result<ExitCode> {
+    let fast = extra.iter().any(|a| a == "--fast");
+    let extra: Vec<&String> = extra.iter().filter(|a| *a != "--fast").collect();
     setup()?;
-    apt_install(TEST_PACKAGES)?;
-    apt_install(C_TOOLCHAIN)?;
-    python_toolchain()?;
-    js_toolchain()?;
+    if !fast {
+        apt_install(TEST_PACKAGES)?;
+        apt_install(C_TOOLCHAIN)?;
+        python_toolchain()?;
+        js_toolchain()?;
+    }
+    gates()?;
     let mut cmd = Command::new(env!("CARGO"));
     cmd.current_dir(root()).args(["test", "--workspace"]);
     cmd.args(extra);
+    if fast {
+        cmd.arg("--");
+        for t in NEEDS_SERVERS {
+            cmd.args(["--skip", t]);
+        }
+    }
     run(&mut cmd)?;
     Ok(ExitCode::SUCCESS)
 }

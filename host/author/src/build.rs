@@ -158,4 +158,3 @@ impl Scratch {
         Ok(ours)
     }
 }
-

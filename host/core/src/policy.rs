@@ -44,4 +44,3 @@ pub fn disk_forecast() -> ForecastSpec {
         window: Duration::from_secs(7 * 86400),
     }
 }
-

@@ -17,8 +17,8 @@ use std::collections::VecDeque;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::policy::AlertPolicy;
 use crate::events::{Event, EventKind};
+use crate::policy::AlertPolicy;
 use crate::result::Status;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

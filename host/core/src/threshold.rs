@@ -56,10 +56,11 @@ impl Range {
                     "" => None,
                     s => Some(bound(s)?),
                 };
-                if let (Some(a), Some(b)) = (start, end) {
-                    if a.dim == b.dim && a.value > b.value {
-                        return Err(format!("range {text:?} starts above its end"));
-                    }
+                if let (Some(a), Some(b)) = (start, end)
+                    && a.dim == b.dim
+                    && a.value > b.value
+                {
+                    return Err(format!("range {text:?} starts above its end"));
                 }
                 Ok(Range::Nagios { start, end, inside })
             }
@@ -122,19 +123,16 @@ impl Threshold {
     /// The worst level breached by `value`, if any; critical is checked first.
     pub fn evaluate(&self, value: f64, unit: &str, lower_is_worse: bool) -> Option<Breach> {
         for (status, level, spec) in [(Status::Critical, "crit", &self.crit), (Status::Warning, "warn", &self.warn)] {
-            if let Some((range, text)) = spec {
-                if range.breached(value, unit, lower_is_worse) {
-                    let rel = match range {
-                        Range::Beyond(_) if lower_is_worse => "<",
-                        Range::Beyond(_) => ">",
-                        Range::Nagios { inside: true, .. } => "inside",
-                        Range::Nagios { .. } => "outside",
-                    };
-                    return Some(Breach {
-                        status,
-                        message: format!("{} {} {rel} {level} {text}", self.metric, format_metric(value, unit)),
-                    });
-                }
+            if let Some((range, text)) = spec
+                && range.breached(value, unit, lower_is_worse)
+            {
+                let rel = match range {
+                    Range::Beyond(_) if lower_is_worse => "<",
+                    Range::Beyond(_) => ">",
+                    Range::Nagios { inside: true, .. } => "inside",
+                    Range::Nagios { .. } => "outside",
+                };
+                return Some(Breach { status, message: format!("{} {} {rel} {level} {text}", self.metric, format_metric(value, unit)) });
             }
         }
         None

@@ -90,20 +90,20 @@ impl Engine {
     /// from an earlier compile of the same bytes by an identically configured engine.
     pub fn component(&self, what: &str, sha256: &str, wasm: &[u8]) -> Result<Component, EngineError> {
         let path = self.cache_path(sha256);
-        if let Some(path) = &path {
-            if path.exists() {
-                // SAFETY: the cache directory holds only artifacts this function wrote with
-                // `Component::serialize` for an engine with the same compatibility hash
-                // (part of the path); wasmtime re-checks that header on load.
-                match unsafe { Component::deserialize_file(&self.inner, path) } {
-                    Ok(c) => {
-                        tracing::debug!(plugin = what, path = %path.display(), "loaded compiled component from cache");
-                        return Ok(c);
-                    }
-                    Err(e) => {
-                        tracing::warn!(plugin = what, error = %e, "discarding unusable cache entry");
-                        let _ = std::fs::remove_file(path);
-                    }
+        if let Some(path) = &path
+            && path.exists()
+        {
+            // SAFETY: the cache directory holds only artifacts this function wrote with
+            // `Component::serialize` for an engine with the same compatibility hash
+            // (part of the path); wasmtime re-checks that header on load.
+            match unsafe { Component::deserialize_file(&self.inner, path) } {
+                Ok(c) => {
+                    tracing::debug!(plugin = what, path = %path.display(), "loaded compiled component from cache");
+                    return Ok(c);
+                }
+                Err(e) => {
+                    tracing::warn!(plugin = what, error = %e, "discarding unusable cache entry");
+                    let _ = std::fs::remove_file(path);
                 }
             }
         }
@@ -111,10 +111,10 @@ impl Engine {
         let component =
             Component::new(&self.inner, wasm).map_err(|e| EngineError::Compile { what: what.to_string(), why: format!("{e:#}") })?;
         tracing::info!(plugin = what, elapsed_ms = started.elapsed().as_millis() as u64, "compiled component");
-        if let Some(path) = path {
-            if let Err(e) = write_atomically(&path, &component) {
-                tracing::warn!(plugin = what, error = %e, "cannot write compile cache; next run compiles again");
-            }
+        if let Some(path) = path
+            && let Err(e) = write_atomically(&path, &component)
+        {
+            tracing::warn!(plugin = what, error = %e, "cannot write compile cache; next run compiles again");
         }
         Ok(component)
     }

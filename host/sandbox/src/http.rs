@@ -87,10 +87,10 @@ fn classify(url: &Url, e: &reqwest::Error) -> CapError {
     let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
     while let Some(s) = source {
         chain.push(s.to_string());
-        if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            if io.kind() == std::io::ErrorKind::ConnectionRefused {
-                kind = ErrorKind::Refused;
-            }
+        if let Some(io) = s.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::ConnectionRefused
+        {
+            kind = ErrorKind::Refused;
         }
         source = s.source();
     }
@@ -151,24 +151,25 @@ impl http::Host for HostState {
                 Ok(Ok(r)) => r,
             };
             let status = resp.status();
-            if req.follow_redirects && status.is_redirection() {
-                if let Some(loc) = resp.headers().get(LOCATION).and_then(|l| l.to_str().ok()) {
-                    let next = url.join(loc).map_err(|e| err(ErrorKind::Invalid, format!("bad redirect {loc:?}: {e}")))?;
-                    if redirects >= MAX_REDIRECTS {
-                        return Err(err(ErrorKind::TooLarge, format!("{url}: more than {MAX_REDIRECTS} redirects")));
-                    }
-                    if !self.run.grants.allows_http(&next) {
-                        return Err(self.deny(format!("http redirect from {} to {}", shown(&url), shown(&next))));
-                    }
-                    redirects += 1;
-                    // As browsers do: 303, and 301/302 after a POST, continue as GET.
-                    if status == 303 || ((status == 301 || status == 302) && method == reqwest::Method::POST) {
-                        method = reqwest::Method::GET;
-                        body = None;
-                    }
-                    url = next;
-                    continue;
+            if req.follow_redirects
+                && status.is_redirection()
+                && let Some(loc) = resp.headers().get(LOCATION).and_then(|l| l.to_str().ok())
+            {
+                let next = url.join(loc).map_err(|e| err(ErrorKind::Invalid, format!("bad redirect {loc:?}: {e}")))?;
+                if redirects >= MAX_REDIRECTS {
+                    return Err(err(ErrorKind::TooLarge, format!("{url}: more than {MAX_REDIRECTS} redirects")));
                 }
+                if !self.run.grants.allows_http(&next) {
+                    return Err(self.deny(format!("http redirect from {} to {}", shown(&url), shown(&next))));
+                }
+                redirects += 1;
+                // As browsers do: 303, and 301/302 after a POST, continue as GET.
+                if status == 303 || ((status == 301 || status == 302) && method == reqwest::Method::POST) {
+                    method = reqwest::Method::GET;
+                    body = None;
+                }
+                url = next;
+                continue;
             }
             let cert = cert_expires_in_s(&resp);
             let headers = resp.headers().iter().map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect();

@@ -21,10 +21,10 @@
 pub mod bindings;
 mod disk;
 pub mod engine;
-pub mod plugin;
 pub mod grants;
 pub mod http;
 mod log;
+pub mod plugin;
 mod state;
 mod tcp;
 mod tls;

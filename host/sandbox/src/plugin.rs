@@ -9,10 +9,10 @@ use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
-use crate::engine::sha256_hex;
-use picket_core::result::Failure;
 use crate::bindings::{CHECK_EXPORT, PluginPre};
+use crate::engine::sha256_hex;
 use crate::{HostState, Sandbox};
+use picket_core::result::Failure;
 
 mod builtin {
     include!(concat!(env!("OUT_DIR"), "/builtins.rs"));
@@ -115,10 +115,10 @@ impl Plugins {
     pub async fn file(&self, path: &Path, pinned: Option<&str>) -> Result<Arc<Loaded>, Failure> {
         let wasm = tokio::fs::read(path).await.map_err(|e| Failure::Load(format!("cannot read {}: {e}", path.display())))?;
         let sha256 = sha256_hex(&wasm);
-        if let Some(expected) = pinned {
-            if !sha256.eq_ignore_ascii_case(expected.trim()) {
-                return Err(Failure::HashMismatch { expected: expected.trim().to_lowercase(), actual: sha256 });
-            }
+        if let Some(expected) = pinned
+            && !sha256.eq_ignore_ascii_case(expected.trim())
+        {
+            return Err(Failure::HashMismatch { expected: expected.trim().to_lowercase(), actual: sha256 });
         }
         self.load(Source::File(path.to_path_buf()), &wasm, sha256).await
     }

@@ -95,7 +95,7 @@ const CHECK_FAMILIES: &[(&str, &str, &str, PerCheck)] = &[
     }),
 ];
 
-/// Renders the exposition, handing it to `sink` in chunks of about [`CHUNK`] bytes.
+/// Renders the exposition, handing it to `sink` in chunks of about `CHUNK` (256 KiB).
 pub fn render_into(shared: &Shared, store_bytes: Option<u64>, sink: &mut dyn FnMut(String)) {
     let mut out = String::with_capacity(CHUNK + 4096);
     let mut flush = |out: &mut String, force: bool| {

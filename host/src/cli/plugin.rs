@@ -265,10 +265,8 @@ fn inspect_human(p: &Loaded) -> String {
     for imp in &p.imports {
         let note = if imp.starts_with("wasi:") {
             "provided, deny-all (no files, env, sockets)"
-        } else if let Some(g) = grant_needed(imp) {
-            g
         } else {
-            "always granted"
+            grant_needed(imp).unwrap_or("always granted")
         };
         out.push_str(&format!("  {imp:<40} {note}\n"));
     }

@@ -155,7 +155,7 @@ fn parse_defaults(doc: &mut Doc<'_>, t: &DeTable<'_>, defaults: &mut Defaults) {
     }
 }
 
-fn string<'v>(doc: &mut Doc<'_>, ctx: &str, key: &str, v: &'v Value<'_>) -> Option<String> {
+fn string(doc: &mut Doc<'_>, ctx: &str, key: &str, v: &Value<'_>) -> Option<String> {
     match v.get_ref() {
         DeValue::String(s) => Some(s.to_string()),
         other => {

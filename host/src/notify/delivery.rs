@@ -16,7 +16,7 @@ use tokio::task::JoinSet;
 
 use super::router::NotifyPlan;
 use super::{Notification, SendContext, SendError};
-use crate::store::journal::{Journal, OutboxRow};
+use crate::store::journal::{Attempt, AttemptOutcome, Journal, OutboxRow};
 use crate::store::now_ms;
 
 /// The longest one send may take before it counts as a failed attempt.
@@ -165,7 +165,7 @@ impl Delivery {
                 Ok(()) => {
                     tracing::info!(channel, check = %row.check, incident = row.incident, kind = %row.kind, attempts, "notification delivered");
                     bump(&self.stats.delivery.delivered, channel);
-                    Ok(())
+                    AttemptOutcome::Delivered
                 }
                 Err(e) => {
                     bump(&self.stats.delivery.failed_attempts, channel);
@@ -178,10 +178,14 @@ impl Delivery {
                     } else {
                         tracing::warn!(channel, check = %row.check, incident = row.incident, kind = %row.kind, attempts, retry_in_ms = next - now, "notification not delivered: {}", e.message);
                     }
-                    Err((e.message, (!give_up).then_some(next)))
+                    if give_up {
+                        AttemptOutcome::Failed { error: e.message }
+                    } else {
+                        AttemptOutcome::Retry { error: e.message, next_ms: next }
+                    }
                 }
             };
-            outcomes.push((row.id, attempts, outcome));
+            outcomes.push(Attempt { id: row.id, attempts, outcome });
         }
         let j = self.journal.clone();
         match tokio::task::spawn_blocking(move || j.record_attempts(&outcomes, now)).await {

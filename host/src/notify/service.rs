@@ -363,7 +363,13 @@ impl Responder {
                 Ok(Err(e)) => tracing::error!(check = %check, "cannot record the recovery attempt: {e}"),
                 Err(e) => tracing::error!(check = %check, "cannot record the recovery attempt: {e}"),
             }
-            let _ = msgs.send(Msg::RecoveryDone { check, incident, attempt, outcome, ended: clock.wall(tokio::time::Instant::now().into_std()) });
+            let _ = msgs.send(Msg::RecoveryDone {
+                check,
+                incident,
+                attempt,
+                outcome,
+                ended: clock.wall(tokio::time::Instant::now().into_std()),
+            });
         });
     }
 

@@ -38,18 +38,18 @@ pub fn render(results: &[CheckResult], ctx: &Context) -> String {
             r.summary,
             paint(ctx.color, "2", &format!("({}{attempts})", format_duration(r.duration))),
         ));
-        if r.status != Status::Ok {
-            if let Some(d) = &r.diagnostics {
-                let lines: Vec<&str> = d.lines().collect();
-                for l in lines.iter().take(MAX_DIAG_LINES) {
-                    out.push_str(&format!("    {}\n", paint(ctx.color, "2", l)));
-                }
-                if lines.len() > MAX_DIAG_LINES {
-                    out.push_str(&format!(
-                        "    {}\n",
-                        paint(ctx.color, "2", &format!("… {} more lines (see --format json)", lines.len() - MAX_DIAG_LINES))
-                    ));
-                }
+        if r.status != Status::Ok
+            && let Some(d) = &r.diagnostics
+        {
+            let lines: Vec<&str> = d.lines().collect();
+            for l in lines.iter().take(MAX_DIAG_LINES) {
+                out.push_str(&format!("    {}\n", paint(ctx.color, "2", l)));
+            }
+            if lines.len() > MAX_DIAG_LINES {
+                out.push_str(&format!(
+                    "    {}\n",
+                    paint(ctx.color, "2", &format!("… {} more lines (see --format json)", lines.len() - MAX_DIAG_LINES))
+                ));
             }
         }
     }

@@ -145,6 +145,26 @@ pub struct OutboxCounts {
     pub suppressed: u64,
 }
 
+/// One delivery attempt's outcome, recorded by [`Journal::record_attempts`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attempt {
+    /// The outbox row.
+    pub id: i64,
+    /// Attempts made so far, this one included.
+    pub attempts: u32,
+    pub outcome: AttemptOutcome,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum AttemptOutcome {
+    /// The receiver said yes: the row is `delivered`.
+    Delivered,
+    /// Not this time: try again at `next_ms`.
+    Retry { error: String, next_ms: i64 },
+    /// Not retryable, or retried for too long: the row is `failed`.
+    Failed { error: String },
+}
+
 pub struct Journal {
     conn: Mutex<Connection>,
 }
@@ -235,22 +255,21 @@ impl Journal {
         self.conn().query_row("SELECT MIN(next_ms) FROM outbox WHERE state = 'pending'", [], |r| r.get(0))
     }
 
-    /// Records several attempts' outcomes in one transaction: `Ok(())` delivered,
-    /// `Err((error, Some(next_ms)))` retry then, `Err((error, None))` failed for good.
-    pub fn record_attempts(&self, outcomes: &[(i64, u32, Result<(), (String, Option<i64>)>)], now_ms: i64) -> rusqlite::Result<()> {
+    /// Records several attempts' outcomes in one transaction.
+    pub fn record_attempts(&self, outcomes: &[Attempt], now_ms: i64) -> rusqlite::Result<()> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        for (id, attempts, outcome) in outcomes {
+        for Attempt { id, attempts, outcome } in outcomes {
             match outcome {
-                Ok(()) => tx.execute(
+                AttemptOutcome::Delivered => tx.execute(
                     "UPDATE outbox SET state = 'delivered', attempts = ?2, done_ms = ?3, last_error = NULL WHERE id = ?1",
                     params![id, attempts, now_ms],
                 )?,
-                Err((e, Some(next))) => tx.execute(
+                AttemptOutcome::Retry { error: e, next_ms: next } => tx.execute(
                     "UPDATE outbox SET attempts = ?2, last_error = ?3, next_ms = ?4 WHERE id = ?1",
                     params![id, attempts, e, next],
                 )?,
-                Err((e, None)) => tx.execute(
+                AttemptOutcome::Failed { error: e } => tx.execute(
                     "UPDATE outbox SET state = 'failed', attempts = ?2, last_error = ?3, done_ms = ?4 WHERE id = ?1",
                     params![id, attempts, e, now_ms],
                 )?,
@@ -432,9 +451,10 @@ mod tests {
             ]
         );
         // A retry scheduled later still blocks the resolve behind it.
-        j.record_attempts(&[(1, 1, Err(("refused".into(), Some(5_000))))], 0).unwrap();
+        j.record_attempts(&[Attempt { id: 1, attempts: 1, outcome: AttemptOutcome::Retry { error: "refused".into(), next_ms: 5_000 } }], 0)
+            .unwrap();
         assert!(j.due(1_000, 10).unwrap().iter().all(|r| r.id != 3));
-        j.record_attempts(&[(1, 2, Ok(()))], 6_000).unwrap();
+        j.record_attempts(&[Attempt { id: 1, attempts: 2, outcome: AttemptOutcome::Delivered }], 6_000).unwrap();
         assert!(j.due(6_000, 10).unwrap().iter().any(|r| r.id == 3));
         assert_eq!(j.counts().unwrap(), OutboxCounts { pending: 3, failed: 0, delivered: 1, suppressed: 0 });
     }

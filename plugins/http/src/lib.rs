@@ -111,15 +111,15 @@ fn run(cfg: &Config) -> Result<Report, Report> {
     if !status_ok.matches(resp.status) {
         problems.push(format!("status {} (expected {})", resp.status, status_ok.describe()));
     }
-    if let Some(needle) = &p.expect.body {
-        if !body.contains(needle.as_str()) {
-            problems.push(format!("body does not contain {needle:?}"));
-        }
+    if let Some(needle) = &p.expect.body
+        && !body.contains(needle.as_str())
+    {
+        problems.push(format!("body does not contain {needle:?}"));
     }
-    if let Some(re) = &regex {
-        if !re.is_match(&body) {
-            problems.push(format!("body does not match /{}/", re.as_str()));
-        }
+    if let Some(re) = &regex
+        && !re.is_match(&body)
+    {
+        problems.push(format!("body does not match /{}/", re.as_str()));
     }
     if let Some(expected) = &p.expect.json {
         match serde_json::from_str::<Value>(&body) {

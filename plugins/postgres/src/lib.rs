@@ -264,8 +264,11 @@ fn simple_query(conn: &mut Conn, sql: &str) -> Result<Result<Vec<Option<String>>
     collect(conn, "a query").map(|r| r.map(|rows| rows.into_iter().next().unwrap_or_default()))
 }
 
+/// A result set: rows of text columns, `None` for SQL NULL.
+type Rows = Vec<Vec<Option<String>>>;
+
 /// Reads rows until ReadyForQuery.
-fn collect(conn: &mut Conn, during: &str) -> Result<Result<Vec<Vec<Option<String>>>, PgError>, Report> {
+fn collect(conn: &mut Conn, during: &str) -> Result<Result<Rows, PgError>, Report> {
     let mut rows = Vec::new();
     let mut error = None;
     loop {

@@ -105,17 +105,17 @@ fn run(cfg: &Config) -> Result<Report, Report> {
     stream.write_all(&out).map_err(|e| io_report("PING", &e))?;
     let mut conn = BufReader::new(stream);
 
-    if password.is_some() {
-        if let Reply::Error(e) = reply(&mut conn, "AUTH")? {
-            // The server's text never contains the password; keep only its first word.
-            let code = e.split_whitespace().next().unwrap_or("ERR");
-            return Err(Report::critical(format!("authentication failed ({code}) for user {}", user.as_deref().unwrap_or("default"))));
-        }
+    if password.is_some()
+        && let Reply::Error(e) = reply(&mut conn, "AUTH")?
+    {
+        // The server's text never contains the password; keep only its first word.
+        let code = e.split_whitespace().next().unwrap_or("ERR");
+        return Err(Report::critical(format!("authentication failed ({code}) for user {}", user.as_deref().unwrap_or("default"))));
     }
-    if db != 0 {
-        if let Reply::Error(e) = reply(&mut conn, "SELECT")? {
-            return Err(auth_or(&e, format!("SELECT {db} failed: {e}")));
-        }
+    if db != 0
+        && let Reply::Error(e) = reply(&mut conn, "SELECT")?
+    {
+        return Err(auth_or(&e, format!("SELECT {db} failed: {e}")));
     }
     let pong = reply(&mut conn, "PING")?;
     let ping = sw.elapsed_secs();
@@ -153,10 +153,10 @@ fn run(cfg: &Config) -> Result<Report, Report> {
         }
     }
     let mut notes = Vec::new();
-    if let (Some(used), Some(max)) = (num("used_memory"), num("maxmemory")) {
-        if max > 0.0 {
-            report.push_metric("used_memory_pct", used * 100.0 / max, "%");
-        }
+    if let (Some(used), Some(max)) = (num("used_memory"), num("maxmemory"))
+        && max > 0.0
+    {
+        report.push_metric("used_memory_pct", used * 100.0 / max, "%");
     }
     if let Some(last) = num("rdb_last_save_time") {
         let now = picket_sdk::cap::clock::wall_ms() as f64 / 1000.0;

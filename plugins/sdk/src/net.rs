@@ -90,7 +90,7 @@ impl io::Write for TcpStream {
     }
 }
 
-/// Splits "host:port" (or "[v6]:port", or "scheme://host:port/...") into its parts.
+/// Splits `"host:port"` (or `"[v6]:port"`, or `"scheme://host:port/..."`) into its parts.
 pub fn split_host_port(target: &str, default_port: Option<u16>) -> Option<(String, u16)> {
     let rest = target.split_once("://").map(|(_, r)| r).unwrap_or(target);
     let authority = rest.split('/').next().unwrap_or(rest);

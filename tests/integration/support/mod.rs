@@ -28,7 +28,7 @@ pub fn cache_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("picket-cache")
 }
 
-/// The hostile/no-op fixture component built by host/build.rs.
+/// The hostile/no-op fixture component built by host/sandbox/build.rs.
 pub fn fixture() -> PathBuf {
     PathBuf::from(picket::sandbox::FIXTURE_DIR).join("fixtures.wasm")
 }

@@ -191,11 +191,14 @@ fn watchdog(bin: &Path, data: &Path, dir: &Path) {
         format!("{} -D {} -m immediate stop", pg_ctl.display(), data.display())
     };
     let script = format!("while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; {stop} >/dev/null 2>&1; rm -rf {}", dir.display());
+    // Never waited for, on purpose: it outlives this process to clean up after it.
+    #[allow(clippy::zombie_processes)]
     Command::new("sh")
         .args(["-c", &script])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
+        .map(drop)
         .expect("spawn watchdog");
 }
