@@ -231,9 +231,9 @@ fn the_second_run_loads_compiled_plugins_from_the_cache() {
         String::from_utf8_lossy(&out.stderr).into_owned()
     };
     let first = run();
-    assert!(first.contains("picket::engine: compiled component plugin=\"disk\""), "{first}");
+    assert!(first.contains("picket_sandbox::engine: compiled component plugin=\"disk\""), "{first}");
     let second = run();
-    assert!(!second.contains("picket::engine: compiled component"), "{second}");
+    assert!(!second.contains("picket_sandbox::engine: compiled component"), "{second}");
     assert!(second.contains("loaded compiled component from cache"), "{second}");
     // --no-cache compiles in memory and writes nothing.
     let nocache = tempfile::tempdir().unwrap();
