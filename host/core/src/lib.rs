@@ -13,7 +13,11 @@
 
 pub mod events;
 pub mod forecast;
+pub mod grants;
+pub mod notify;
+pub mod plugin;
 pub mod policy;
+pub mod recovery;
 pub mod result;
 pub mod schedule;
 pub mod state;

@@ -21,7 +21,7 @@ use wasmtime::{Config, InstanceAllocationStrategy, OptLevel, PoolingAllocationCo
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 
 /// The largest memory any single check may be granted (`memory = ...` in TOML).
-pub const MAX_MEMORY_CAP: u64 = 1 << 30;
+pub use picket_core::grants::MAX_MEMORY_CAP;
 
 /// How many sandboxes may exist at once; the runner's semaphore stays below this.
 pub const MAX_INSTANCES: u32 = 256;

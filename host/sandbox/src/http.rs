@@ -4,8 +4,8 @@
 //! this module follows each hop by hand and checks every `Location` against the grants,
 //! so a redirect cannot leave what the check was granted. Bodies are read up to a cap.
 
+use picket_core::grants::TlsOptions;
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -20,15 +20,6 @@ use super::types::{Error as CapError, ErrorKind};
 /// The host never reads more body than this, whatever the plugin asks for.
 pub const MAX_BODY: u32 = 16 << 20;
 const MAX_REDIRECTS: u32 = 10;
-
-/// Per-check TLS settings for the host's HTTP client (`tls = { ca_file, insecure }`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
-pub struct TlsOptions {
-    /// Extra PEM roots to trust, e.g. a private CA.
-    pub ca_file: Option<PathBuf>,
-    /// Skip certificate verification. Only for explicit opt-in.
-    pub insecure: bool,
-}
 
 /// HTTP clients shared by all runs, one per distinct TLS setting. Connection pooling is
 /// off: a health check should prove a *new* connection can be made.

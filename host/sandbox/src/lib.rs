@@ -21,7 +21,6 @@
 pub mod bindings;
 mod disk;
 pub mod engine;
-pub mod grants;
 pub mod http;
 mod log;
 pub mod plugin;
@@ -36,30 +35,13 @@ use wasmtime::{Store, UpdateDeadline};
 
 pub use bindings::types;
 pub use bindings::types::{Info, Report};
-pub use grants::{Grant, Grants};
-pub use http::{HttpClients, TlsOptions};
+pub use http::HttpClients;
+pub use picket_core::grants::{self, Grant, Grants, Limits, TlsOptions};
 pub use state::{HostState, RunContext};
 pub use tls::TlsConfigs;
 
 use crate::engine::{Engine, EngineError};
 use picket_core::result::Failure;
-
-/// Per-check resource limits (`timeout`, `memory`, `output` in TOML).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// Wall-clock budget for instantiation plus the `check` call.
-    pub timeout: Duration,
-    /// Largest linear memory the plugin may grow to, in bytes.
-    pub memory: u64,
-    /// Largest summary plus diagnostics the plugin may return, in bytes.
-    pub output: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits { timeout: Duration::from_secs(10), memory: 64 << 20, output: 64 << 10 }
-    }
-}
 
 /// Limits for calling `describe`, which must be quick and small.
 pub const DESCRIBE_LIMITS: Limits = Limits { timeout: Duration::from_secs(10), memory: 256 << 20, output: 1 << 20 };

@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::bindings::{CHECK_EXPORT, PluginPre};
 use crate::engine::sha256_hex;
 use crate::{HostState, Sandbox};
+pub use picket_core::plugin::{MetricInfo, ParamInfo, PluginInfo};
 use picket_core::result::Failure;
 
 mod builtin {
@@ -37,38 +38,6 @@ impl std::fmt::Display for Source {
             Source::Builtin(n) => write!(f, "{n}"),
             Source::File(p) => write!(f, "{}", p.display()),
         }
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ParamInfo {
-    pub name: String,
-    pub kind: String,
-    pub required: bool,
-    pub description: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct MetricInfo {
-    pub name: String,
-    pub unit: String,
-    pub description: String,
-    pub lower_is_worse: bool,
-}
-
-/// What `describe` returned, in host types.
-#[derive(Debug, Clone, Serialize)]
-pub struct PluginInfo {
-    pub name: String,
-    pub version: String,
-    pub description: String,
-    pub params: Vec<ParamInfo>,
-    pub metrics: Vec<MetricInfo>,
-}
-
-impl PluginInfo {
-    pub fn metric(&self, name: &str) -> Option<&MetricInfo> {
-        self.metrics.iter().find(|m| m.name == name)
     }
 }
 

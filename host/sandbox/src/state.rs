@@ -10,8 +10,9 @@ use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::grants::Grants;
-use super::http::{HttpClients, TlsOptions};
+use super::http::HttpClients;
 use super::types::{Error as CapError, ErrorKind};
+use picket_core::grants::TlsOptions;
 
 /// How much of the guest's stdout/stderr is kept (a panic message, a stray print).
 pub const GUEST_OUTPUT_CAP: usize = 8 * 1024;

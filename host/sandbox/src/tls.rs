@@ -11,7 +11,7 @@ use rustls::crypto::{CryptoProvider, ring};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-use super::http::TlsOptions;
+use picket_core::grants::TlsOptions;
 
 /// Seconds from now until the certificate's notAfter (negative once expired).
 pub fn expires_in_s(der: &[u8]) -> Option<i64> {

@@ -83,7 +83,7 @@ fn print_notify(n: &crate::notify::router::NotifyPlan) {
     println!("routes:");
     for r in n.routes.values() {
         let to: Vec<String> =
-            r.notify.iter().map(|c| format!("{c} ({})", n.channels.get(c).map(|ch| ch.provider.kind()).unwrap_or("?"))).collect();
+            r.notify.iter().map(|c| format!("{c} ({})", n.channels.get(c).map(|ch| ch.kind.as_str()).unwrap_or("?"))).collect();
         let mut line = format!("  {} → {}", r.name, to.join(", "));
         if let Some(m) = &r.remind {
             if m.backoff > 1.0 {

@@ -4,6 +4,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
+pub use picket_core::text::suggestion;
+
 /// One problem in a check file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
@@ -37,13 +39,5 @@ impl fmt::Display for ConfigErrors {
             write!(f, "{e}")?;
         }
         Ok(())
-    }
-}
-
-/// " (did you mean `x`?)" or "".
-pub fn suggestion<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
-    match crate::text::closest(word, candidates) {
-        Some(c) => format!("; did you mean `{c}`?"),
-        None => String::new(),
     }
 }

@@ -154,7 +154,13 @@ pub fn parse_channels(doc: &mut Doc<'_>, t: &DeTable<'_>, parts: &mut Parts) {
         let Some(kind) = kind else {
             parts.broken_channels.push(name.to_string());
             if doc.errors.len() == errors_before {
-                doc.error(span, format!("{ctx} is missing the required field `kind` (one of: {})", crate::notify::KINDS.join(", ")));
+                doc.error(
+                    span,
+                    format!(
+                        "{ctx} is missing the required field `kind` (one of: {})",
+                        crate::notify::kinds().collect::<Vec<_>>().join(", ")
+                    ),
+                );
             }
             continue;
         };

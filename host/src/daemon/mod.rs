@@ -238,7 +238,8 @@ pub async fn run(plan: Plan, plugins: Plugins, opts: Options, stop: impl Future<
         clock: crate::schedule::clock_now(),
     };
     let responder = tokio::spawn(responder.run(stop_rx.clone()));
-    let delivery = Delivery { journal: journal.clone(), plan: plan_rx, wake, stats: shared.notify_stats.clone(), http };
+    let delivery =
+        Delivery { providers: Default::default(), journal: journal.clone(), plan: plan_rx, wake, stats: shared.notify_stats.clone(), http };
     let delivery = tokio::spawn(delivery.run(stop_rx));
 
     let daemon = Arc::new(Daemon {

@@ -15,7 +15,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
 use super::router::NotifyPlan;
-use super::{Notification, SendContext, SendError};
+use super::{Channel, Notification, Provider, SendContext, SendError};
 use crate::store::journal::{Attempt, AttemptOutcome, Journal, OutboxRow};
 use crate::store::now_ms;
 
@@ -34,11 +34,34 @@ pub struct Stats {
     pub given_up: Mutex<BTreeMap<String, u64>>,
 }
 
+/// Each channel's provider, built from its validated fields once and again only when a
+/// reload changes the channel.
+#[derive(Default)]
+pub struct Providers(Mutex<BTreeMap<String, (Channel, Arc<dyn Provider>)>>);
+
+impl Providers {
+    /// The provider for `channel`. Building cannot fail for a channel that config
+    /// validated; if it does anyway, that delivery fails for good with the reason.
+    fn get(&self, channel: &Channel) -> Result<Arc<dyn Provider>, SendError> {
+        let mut built = self.0.lock().expect("lock");
+        if let Some((c, p)) = built.get(&channel.name)
+            && c == channel
+        {
+            return Ok(p.clone());
+        }
+        let p = super::provider(channel).map_err(|e| SendError::fatal(format!("[notify.{}]: {}", channel.name, e.message)))?;
+        built.insert(channel.name.clone(), (channel.clone(), p.clone()));
+        Ok(p)
+    }
+}
+
 fn bump(m: &Mutex<BTreeMap<String, u64>>, key: &str) {
     *m.lock().expect("lock").entry(key.to_string()).or_default() += 1;
 }
 
 pub struct Delivery {
+    /// Providers built from the plan's channels, rebuilt when a reload changes one.
+    pub providers: Providers,
     pub journal: Arc<Journal>,
     pub plan: watch::Receiver<Arc<NotifyPlan>>,
     pub wake: Arc<Notify>,
@@ -143,12 +166,16 @@ impl Delivery {
             Ok(n) => n,
             Err(e) => return Some((row.clone(), Err(SendError::fatal(format!("unreadable notification: {e}"))), channel.retry)),
         };
+        let provider = self.providers.get(&channel);
         let (row, http) = (row.clone(), self.http.clone());
         sends.spawn(async move {
             let cx = SendContext { http, delivery: row.id };
-            let res = match tokio::time::timeout(SEND_TIMEOUT, channel.provider.send(&note, &cx)).await {
-                Ok(r) => r,
-                Err(_) => Err(SendError::retry(format!("no answer within {}s", SEND_TIMEOUT.as_secs()))),
+            let res = match provider {
+                Err(e) => Err(e),
+                Ok(provider) => match tokio::time::timeout(SEND_TIMEOUT, provider.send(&note, &cx)).await {
+                    Ok(r) => r,
+                    Err(_) => Err(SendError::retry(format!("no answer within {}s", SEND_TIMEOUT.as_secs()))),
+                },
             };
             (row, res, channel.retry)
         });

@@ -19,131 +19,16 @@ pub mod delivery;
 pub mod email;
 pub mod log;
 pub mod pagerduty;
-pub mod quiet;
-pub mod router;
 pub mod service;
 pub mod slack;
 pub mod webhook;
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-
-use crate::result::Status;
-
-/// What a notification is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum NoteKind {
-    /// An incident opened (or a held one was released: its parent recovered, a silence ended).
-    Trigger,
-    /// Still failing, sent again after the route's reminder interval.
-    Reminder,
-    /// Nobody resolved it within the route's `escalate.after`: sent to the escalation route.
-    Escalation,
-    /// Warning ↔ critical within one incident.
-    SeverityChanged,
-    Resolved,
-    /// The recovery budget is spent and the check still fails.
-    RecoveryGaveUp,
-}
-
-impl NoteKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NoteKind::Trigger => "trigger",
-            NoteKind::Reminder => "reminder",
-            NoteKind::Escalation => "escalation",
-            NoteKind::SeverityChanged => "severity-changed",
-            NoteKind::Resolved => "resolved",
-            NoteKind::RecoveryGaveUp => "recovery-gave-up",
-        }
-    }
-}
-
-/// A metric of the last result, against its thresholds.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Value {
-    pub metric: String,
-    pub value: f64,
-    pub unit: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub warn: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub crit: Option<String>,
-}
-
-impl Value {
-    /// `812ms (warn 500ms, crit 2s)`.
-    pub fn describe(&self) -> String {
-        let v = crate::units::format_metric(self.value, &self.unit);
-        let limits: Vec<String> =
-            [("warn", &self.warn), ("crit", &self.crit)].into_iter().filter_map(|(l, t)| t.as_ref().map(|t| format!("{l} {t}"))).collect();
-        if limits.is_empty() { v } else { format!("{v} ({})", limits.join(", ")) }
-    }
-}
-
-/// One notification, as stored in the outbox and rendered by providers. This struct is
-/// also the `webhook` provider's JSON body, so its field names are a public contract.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Notification {
-    pub kind: NoteKind,
-    pub check: String,
-    pub incident: u64,
-    /// Stable for the incident (and distinct for its "recovery gave up" alert): receivers
-    /// that deduplicate (PagerDuty, Alertmanager) see one alert however often it is sent.
-    pub dedup_key: String,
-    pub severity: Status,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub previous_severity: Option<Status>,
-    pub summary: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    pub plugin: String,
-    pub target: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub runbook: Option<String>,
-    /// When this happened.
-    pub at: DateTime<Utc>,
-    /// When the incident opened.
-    pub since: DateTime<Utc>,
-    pub failures: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lasted_s: Option<u64>,
-    pub recovery_attempts: u32,
-    pub route: String,
-    pub values: Vec<Value>,
-    /// Which picket sent it (`picket@HOSTNAME`).
-    pub source: String,
-}
-
-impl Notification {
-    /// `[CRITICAL] mech-queue: HTTP 503` — the one-line form for subjects and chat.
-    pub fn headline(&self) -> String {
-        let tag = match self.kind {
-            NoteKind::Resolved => "RESOLVED".to_string(),
-            NoteKind::RecoveryGaveUp => "RECOVERY GAVE UP".to_string(),
-            _ => self.severity.as_str().to_uppercase(),
-        };
-        let extra = match self.kind {
-            NoteKind::Reminder => " (still failing)",
-            NoteKind::Escalation => " (escalated: not resolved)",
-            _ => "",
-        };
-        format!("[{tag}] {}{extra}: {}", self.check, self.summary)
-    }
-
-    /// The main "value vs threshold" line, if the check reported any.
-    pub fn values_line(&self) -> Option<String> {
-        (!self.values.is_empty())
-            .then(|| self.values.iter().map(|v| format!("{} {}", v.metric, v.describe())).collect::<Vec<_>>().join("; "))
-    }
-}
+pub use picket_core::notify::{Channel, FieldError, Fields, NoteKind, Notification, RetryPolicy, Value, quiet, router};
 
 /// Why a send failed, and whether trying again may help.
 #[derive(Debug, Clone, PartialEq)]
@@ -210,160 +95,36 @@ pub trait Provider: Send + Sync + std::fmt::Debug {
     }
 }
 
-/// A configured `[notify.NAME]`: the provider and its retry policy.
-#[derive(Debug, Clone)]
-pub struct Channel {
-    pub name: String,
-    pub provider: Arc<dyn Provider>,
-    pub retry: RetryPolicy,
-}
-
-/// Exponential backoff from `first`, doubling up to `max`, given up after `give_up`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RetryPolicy {
-    pub first: Duration,
-    pub max: Duration,
-    pub give_up: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> RetryPolicy {
-        RetryPolicy { first: Duration::from_secs(1), max: Duration::from_secs(300), give_up: Duration::from_secs(86400) }
-    }
-}
-
-impl RetryPolicy {
-    /// The wait after the `attempts`-th failed attempt (1-based).
-    pub fn delay(&self, attempts: u32) -> Duration {
-        let factor = 2u32.saturating_pow(attempts.saturating_sub(1).min(30));
-        self.first.saturating_mul(factor).min(self.max)
-    }
-}
-
-/// A provider table's fields, secrets already resolved. Errors name the field.
-pub struct Fields {
-    values: BTreeMap<String, serde_json::Value>,
-    used: std::cell::RefCell<Vec<String>>,
-}
-
-/// A problem with one field of a `[notify.NAME]` table.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FieldError {
-    /// The field, or `None` for the table as a whole.
-    pub field: Option<String>,
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: &str, message: impl Into<String>) -> FieldError {
-        FieldError { field: Some(field.to_string()), message: message.into() }
-    }
-}
-
-impl Fields {
-    pub fn new(values: BTreeMap<String, serde_json::Value>) -> Fields {
-        Fields { values, used: Default::default() }
-    }
-
-    fn take(&self, key: &str) -> Option<&serde_json::Value> {
-        self.used.borrow_mut().push(key.to_string());
-        self.values.get(key)
-    }
-
-    pub fn opt_str(&self, key: &str) -> Result<Option<String>, FieldError> {
-        match self.take(key) {
-            None => Ok(None),
-            Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(FieldError::new(key, "expected a string")),
-        }
-    }
-
-    pub fn str(&self, key: &str) -> Result<String, FieldError> {
-        self.opt_str(key)?.ok_or_else(|| FieldError { field: None, message: format!("missing the required field `{key}`") })
-    }
-
-    /// An http(s) URL.
-    pub fn url(&self, key: &str, default: Option<&str>) -> Result<url::Url, FieldError> {
-        let text = match (self.opt_str(key)?, default) {
-            (Some(s), _) => s,
-            (None, Some(d)) => d.to_string(),
-            (None, None) => return Err(FieldError { field: None, message: format!("missing the required field `{key}`") }),
-        };
-        // The URL may be a secret (Slack's is): never repeat it in the message.
-        let u = url::Url::parse(&text).map_err(|e| FieldError::new(key, format!("not a valid URL ({e})")))?;
-        if !matches!(u.scheme(), "http" | "https") {
-            return Err(FieldError::new(key, "must be an http:// or https:// URL"));
-        }
-        Ok(u)
-    }
-
-    pub fn string_map(&self, key: &str) -> Result<Vec<(String, String)>, FieldError> {
-        match self.take(key) {
-            None => Ok(Vec::new()),
-            Some(serde_json::Value::Object(m)) => m
-                .iter()
-                .map(|(k, v)| match v {
-                    serde_json::Value::String(s) => Ok((k.clone(), s.clone())),
-                    _ => Err(FieldError::new(key, format!("`{k}` must be a string"))),
-                })
-                .collect(),
-            Some(_) => Err(FieldError::new(key, "expected a table of strings like { \"X-Team\" = \"ops\" }")),
-        }
-    }
-
-    pub fn string_list(&self, key: &str) -> Result<Vec<String>, FieldError> {
-        match self.take(key) {
-            None => Ok(Vec::new()),
-            Some(serde_json::Value::String(s)) => Ok(vec![s.clone()]),
-            Some(serde_json::Value::Array(items)) => items
-                .iter()
-                .map(|v| v.as_str().map(str::to_string).ok_or_else(|| FieldError::new(key, "expected a list of strings")))
-                .collect(),
-            Some(_) => Err(FieldError::new(key, "expected a list of strings")),
-        }
-    }
-
-    pub fn opt_duration(&self, key: &str) -> Result<Option<Duration>, FieldError> {
-        self.opt_str(key)?.map(|s| crate::units::parse_duration(&s).map_err(|e| FieldError::new(key, e))).transpose()
-    }
-
-    pub fn opt_u16(&self, key: &str) -> Result<Option<u16>, FieldError> {
-        match self.take(key) {
-            None => Ok(None),
-            Some(v) => {
-                v.as_u64().and_then(|n| u16::try_from(n).ok()).map(Some).ok_or_else(|| FieldError::new(key, "expected a port number"))
-            }
-        }
-    }
-
-    /// Fields the provider never asked for: typos.
-    pub fn unused(&self) -> Vec<String> {
-        let used = self.used.borrow();
-        self.values.keys().filter(|k| !used.contains(k)).cloned().collect()
-    }
-}
+/// Every provider, listed once: its `kind` and how its table becomes a provider.
+type Parse = fn(&Fields) -> Result<Arc<dyn Provider>, FieldError>;
+const PROVIDERS: &[(&str, Parse)] = &[
+    ("log", |f| Ok(Arc::new(log::Log::parse(f)?))),
+    ("webhook", |f| Ok(Arc::new(webhook::Webhook::parse(f)?))),
+    ("slack", |f| Ok(Arc::new(slack::Slack::parse(f)?))),
+    ("pagerduty", |f| Ok(Arc::new(pagerduty::PagerDuty::parse(f)?))),
+    ("alertmanager", |f| Ok(Arc::new(alertmanager::Alertmanager::parse(f)?))),
+    ("email", |f| Ok(Arc::new(email::Email::parse(f)?))),
+];
 
 /// The provider kinds, for messages.
-pub const KINDS: &[&str] = &["log", "webhook", "slack", "pagerduty", "alertmanager", "email"];
-/// Keys every provider table takes besides its own.
-pub const COMMON_KEYS: &[&str] = &["kind", "retry_first", "retry_max", "give_up_after"];
+pub fn kinds() -> impl Iterator<Item = &'static str> {
+    PROVIDERS.iter().map(|(k, _)| *k)
+}
 
-/// Validates a `[notify.NAME]` table into a channel.
-pub fn build(name: &str, kind: &str, fields: Fields) -> Result<Channel, FieldError> {
-    let provider: Arc<dyn Provider> = match kind {
-        "log" => Arc::new(log::Log::parse(&fields)?),
-        "webhook" => Arc::new(webhook::Webhook::parse(&fields)?),
-        "slack" => Arc::new(slack::Slack::parse(&fields)?),
-        "pagerduty" => Arc::new(pagerduty::PagerDuty::parse(&fields)?),
-        "alertmanager" => Arc::new(alertmanager::Alertmanager::parse(&fields)?),
-        "email" => Arc::new(email::Email::parse(&fields)?),
-        other => {
-            return Err(FieldError::new(
-                "kind",
-                format!("unknown kind `{other}`{} (one of: {})", crate::config::suggestion(other, KINDS.iter().copied()), KINDS.join(", ")),
-            ));
-        }
+fn parse(kind: &str, fields: &Fields) -> Result<Arc<dyn Provider>, FieldError> {
+    let Some((_, parse)) = PROVIDERS.iter().find(|(k, _)| *k == kind) else {
+        let all: Vec<&str> = kinds().collect();
+        return Err(FieldError::new(
+            "kind",
+            format!("unknown kind `{kind}`{} (one of: {})", picket_core::text::suggestion(kind, all.iter().copied()), all.join(", ")),
+        ));
     };
+    parse(fields)
+}
+
+/// Validates a `[notify.NAME]` table (its provider parses it) into a channel.
+pub fn build(name: &str, kind: &str, fields: Fields) -> Result<Channel, FieldError> {
+    let provider = parse(kind, &fields)?;
     let mut retry = RetryPolicy::default();
     if let Some(d) = fields.opt_duration("retry_first")? {
         retry.first = d.max(Duration::from_millis(10));
@@ -377,7 +138,19 @@ pub fn build(name: &str, kind: &str, fields: Fields) -> Result<Channel, FieldErr
     if let Some(extra) = fields.unused().into_iter().find(|k| k != "kind") {
         return Err(FieldError::new(&extra, format!("unknown field for a `{kind}` notifier")));
     }
-    Ok(Channel { name: name.to_string(), provider, retry })
+    Ok(Channel {
+        name: name.to_string(),
+        kind: kind.to_string(),
+        fields: fields.values().clone(),
+        retry,
+        skips: NoteKind::ALL.into_iter().filter(|k| !provider.wants(*k)).collect(),
+        refresh_every: provider.refresh_every(),
+    })
+}
+
+/// The provider of a channel that [`build`] validated.
+pub fn provider(channel: &Channel) -> Result<Arc<dyn Provider>, FieldError> {
+    parse(&channel.kind, &Fields::new(channel.fields.clone()))
 }
 
 /// `picket@HOSTNAME`, for receivers that gather several pickets.
@@ -414,14 +187,25 @@ pub fn describe_reqwest(e: reqwest::Error) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
 
     #[test]
-    fn backoff_doubles_to_the_cap() {
-        let r = RetryPolicy { first: Duration::from_secs(1), max: Duration::from_secs(10), give_up: Duration::from_secs(60) };
-        let d: Vec<u64> = (1..=6).map(|n| r.delay(n).as_secs()).collect();
-        assert_eq!(d, vec![1, 2, 4, 8, 10, 10]);
-        assert_eq!(r.delay(1000).as_secs(), 10);
+    fn a_channel_carries_what_its_provider_says_and_rebuilds_it() {
+        let mut f = BTreeMap::new();
+        f.insert("routing_key".to_string(), serde_json::json!("k"));
+        let pd = build("oncall", "pagerduty", Fields::new(f)).unwrap();
+        assert_eq!(pd.skips, vec![NoteKind::Reminder]);
+        assert_eq!(provider(&pd).unwrap().kind(), "pagerduty");
+        let mut f = BTreeMap::new();
+        f.insert("url".to_string(), serde_json::json!("http://127.0.0.1:9093"));
+        f.insert("expire".to_string(), serde_json::json!("1h"));
+        let am = build("am", "alertmanager", Fields::new(f)).unwrap();
+        assert_eq!(am.refresh_every, Some(Duration::from_secs(15 * 60)));
+        assert!(am.skips.is_empty());
+        // Its fields hold secrets: Debug leaves them out.
+        assert!(!format!("{pd:?}").contains("routing_key"), "{pd:?}");
     }
 
     #[test]

@@ -98,7 +98,14 @@ impl Responder {
         .await
         .unwrap_or_default();
         let source = super::source();
-        let router = saved.as_deref().map(|s| Router::restore(s, source.clone())).unwrap_or_else(|| Router::new(source));
+        let router = match saved.as_deref().map(|s| Router::restore(s, source.clone())) {
+            Some(Ok(r)) => r,
+            Some(Err(e)) => {
+                tracing::warn!("cannot read the router's saved timers, starting afresh: {e}");
+                Router::new(source)
+            }
+            None => Router::new(source),
+        };
         let mut budget = Budget::default();
         for r in recoveries.iter().rev() {
             if let Ok(t) = DateTime::parse_from_rfc3339(&r.started) {

@@ -3,42 +3,14 @@
 //! on timeout) with an empty environment except `PATH`, `LANG` and `PICKET_*`, and its
 //! output is capped.
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::io::AsyncReadExt;
 
-/// What a recovery does.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Action {
-    /// `run = ["systemctl", "restart", "app"]`, run in `dir` (the check file's directory).
-    Run { argv: Vec<String>, dir: PathBuf },
-    /// `http = "http://…"`: a request (POST unless `method` says otherwise).
-    Http { url: url::Url, method: String, body: Option<String> },
-}
-
-impl Action {
-    /// How it reads in the API and logs.
-    pub fn describe(&self) -> String {
-        match self {
-            Action::Run { argv, .. } => format!("run {}", shell_words(argv)),
-            Action::Http { url, method, .. } => {
-                format!("{method} {}://{}{}", url.scheme(), url.host_str().unwrap_or(""), url.path())
-            }
-        }
-    }
-}
-
-fn shell_words(argv: &[String]) -> String {
-    argv.iter()
-        .map(
-            |a| if a.is_empty() || a.contains(|c: char| c.is_whitespace() || "\"'\\$`".contains(c)) { format!("{a:?}") } else { a.clone() },
-        )
-        .collect::<Vec<_>>()
-        .join(" ")
-}
+pub use picket_core::recovery::Action;
 
 /// The most output kept per attempt (stdout and stderr together).
 pub const OUTPUT_CAP: usize = 4096;
@@ -88,7 +60,7 @@ async fn drain(mut r: impl tokio::io::AsyncRead + Unpin, into: Arc<Capped>) {
     }
 }
 
-async fn run_command(argv: &[String], dir: &PathBuf, timeout: Duration, env: &[(&str, String)]) -> (&'static str, Option<i32>, String) {
+async fn run_command(argv: &[String], dir: &Path, timeout: Duration, env: &[(&str, String)]) -> (&'static str, Option<i32>, String) {
     let mut cmd = tokio::process::Command::new(&argv[0]);
     cmd.args(&argv[1..])
         .current_dir(dir)

@@ -11,6 +11,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
+pub use picket_core::notify::quiet::Silence;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
@@ -105,19 +106,6 @@ pub struct NewNotification {
     pub body: String,
     /// `Some(reason)`: kept as suppressed, never sent.
     pub suppressed: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Silence {
-    pub id: i64,
-    /// A check name, or a pattern with `*`.
-    pub check: String,
-    pub created: String,
-    pub until: String,
-    pub reason: String,
-    pub by: String,
-    #[serde(skip)]
-    pub until_ms: i64,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]

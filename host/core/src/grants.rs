@@ -1,4 +1,6 @@
-//! What a check may reach: HTTP origins, TCP host:port pairs and filesystem paths.
+//! What a check may reach and use: HTTP origins, TCP host:port pairs and filesystem paths
+//! ([`Grants`]), its resource [`Limits`] and its [`TlsOptions`]. Plain data, decided by
+//! `config` and enforced by the sandbox.
 //!
 //! Grants come from the check's `target` (an http(s) URL grants its origin, a
 //! `scheme://host:port` or `host:port` grants that TCP address, an absolute path grants
@@ -11,6 +13,7 @@
 
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
 
 use url::Url;
 
@@ -196,6 +199,35 @@ impl fmt::Display for Grants {
         let parts: Vec<String> = self.grants.iter().map(ToString::to_string).collect();
         f.write_str(&parts.join(", "))
     }
+}
+
+/// The largest `memory` a check may ask for; the engine's pooling allocator is sized to it.
+pub const MAX_MEMORY_CAP: u64 = 1 << 30;
+
+/// Per-check resource limits (`timeout`, `memory`, `output` in TOML).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Wall-clock budget for instantiation plus the `check` call.
+    pub timeout: Duration,
+    /// Largest linear memory the plugin may grow to, in bytes.
+    pub memory: u64,
+    /// Largest summary plus diagnostics the plugin may return, in bytes.
+    pub output: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { timeout: Duration::from_secs(10), memory: 64 << 20, output: 64 << 10 }
+    }
+}
+
+/// Per-check TLS settings for the host's HTTP client (`tls = { ca_file, insecure }`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct TlsOptions {
+    /// Extra PEM roots to trust, e.g. a private CA.
+    pub ca_file: Option<PathBuf>,
+    /// Skip certificate verification. Only for explicit opt-in.
+    pub insecure: bool,
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::schedule::{Schedule, Zone};
-use crate::store::journal::Silence;
+use serde::Serialize;
 
 /// `*` matches any run of characters; everything else literally.
 pub fn matches(pattern: &str, name: &str) -> bool {
@@ -90,6 +90,20 @@ pub fn reason(check: &str, at: DateTime<Utc>, silences: &[Silence], maintenance:
         return Some(format!("silenced until {} by {}: {}", s.until, s.by, s.reason));
     }
     maintenance.iter().find(|m| m.covers(check) && m.active(at)).map(|m| format!("maintenance: {}", m.reason))
+}
+
+/// A silence: notifications for matching checks are held until `until`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Silence {
+    pub id: i64,
+    /// A check name, or a pattern with `*`.
+    pub check: String,
+    pub created: String,
+    pub until: String,
+    pub reason: String,
+    pub by: String,
+    #[serde(skip)]
+    pub until_ms: i64,
 }
 
 #[cfg(test)]

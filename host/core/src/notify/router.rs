@@ -15,11 +15,11 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::quiet::Silence;
 use super::quiet::{self, Maintenance};
 use super::{Channel, NoteKind, Notification, Value};
 use crate::events::{Event, EventKind};
 use crate::result::Status;
-use crate::store::journal::Silence;
 
 /// The default warning cooldown: the seed runbooks' "warnings to Slack at most once per
 /// 6 hours per check".
@@ -55,7 +55,7 @@ pub struct Escalate {
     pub to: String,
 }
 
-/// The notification half of a [`crate::config::Plan`]: `[notify.*]`, `[route.*]`,
+/// The notification half of a configuration plan: `[notify.*]`, `[route.*]`,
 /// `[[maintenance]]`.
 #[derive(Debug, Clone, Default)]
 pub struct NotifyPlan {
@@ -182,7 +182,7 @@ impl World<'_> {
         let mut told = BTreeSet::new();
         for name in &route.notify {
             let Some(ch) = self.plan.channels.get(name) else { continue };
-            if !ch.provider.wants(note.kind) {
+            if !ch.wants(note.kind) {
                 continue;
             }
             let mut note = note.clone();
@@ -199,18 +199,11 @@ impl Router {
         Router { source, ..Router::default() }
     }
 
-    /// A router restored from the journal.
-    pub fn restore(json: &str, source: String) -> Router {
-        match serde_json::from_str::<Router>(json) {
-            Ok(mut r) => {
-                r.source = source;
-                r
-            }
-            Err(e) => {
-                tracing::warn!("cannot read the router's saved timers, starting afresh: {e}");
-                Router::new(source)
-            }
-        }
+    /// A router restored from the journal; an unreadable one is the caller's to report.
+    pub fn restore(json: &str, source: String) -> Result<Router, serde_json::Error> {
+        let mut r = serde_json::from_str::<Router>(json)?;
+        r.source = source;
+        Ok(r)
     }
 
     pub fn to_json(&self) -> String {
@@ -393,7 +386,7 @@ impl Router {
                 let route_name = route.map(|r| r.name.clone()).unwrap_or_default();
                 for (told, key) in [(&t.told, note.dedup_key.clone()), (&t.told_gave_up, format!("{}/recovery-gave-up", note.dedup_key))] {
                     for ch in told {
-                        if w.plan.channels.get(ch).is_some_and(|c| c.provider.wants(NoteKind::Resolved)) {
+                        if w.plan.channels.get(ch).is_some_and(|c| c.wants(NoteKind::Resolved)) {
                             let note = Notification { dedup_key: key.clone(), route: route_name.clone(), ..note.clone() };
                             out.push(Outgoing { channel: ch.clone(), note, suppressed: None });
                         }
@@ -424,7 +417,7 @@ impl Router {
             // Receivers that forget (Alertmanager) hear it again, silenced or not: the
             // alert is still firing, and a silence holds back news, not facts.
             for (ch, last) in t.refreshed.iter_mut() {
-                let every = w.plan.channels.get(ch).and_then(|c| c.provider.refresh_every());
+                let every = w.plan.channels.get(ch).and_then(|c| c.refresh_every);
                 if every.is_some_and(|e| after(*last, e) <= w.now) {
                     let mut note = t.note.clone();
                     note.kind = NoteKind::Reminder;

@@ -1,0 +1,226 @@
+//! Recovery actions: when a check's incident opens, run its `recover` action, wait
+//! `recheck_after`, re-run the check; again while it still fails, at most `max` times
+//! within `within`; then give up loudly.
+//!
+//! ```toml
+//! [[check]]
+//! name = "mech-queue"
+//! recover = { run = ["systemctl", "restart", "mech-queue"], recheck_after = "30s", max = 3, within = "1h", timeout = "60s" }
+//! # or: recover = { http = "http://127.0.0.1:9000/restart", method = "POST", ... }
+//! ```
+//!
+//! [`Budget`] is the pure bookkeeping (what to do on an event); the daemon runs one
+//! attempt; the daemon's responder ties them to events, the journal and the scheduler.
+//! Failures while an action runs and during `recheck_after` are recorded in history but
+//! not fed to the state machine (see `Shared::absorb`), so one outage is not counted twice.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::events::{Event, EventKind};
+
+/// What a recovery does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// `run = ["systemctl", "restart", "app"]`, run in `dir` (the check file's directory).
+    Run { argv: Vec<String>, dir: PathBuf },
+    /// `http = "http://…"`: a request (POST unless `method` says otherwise).
+    Http { url: url::Url, method: String, body: Option<String> },
+}
+
+impl Action {
+    /// How it reads in the API and logs.
+    pub fn describe(&self) -> String {
+        match self {
+            Action::Run { argv, .. } => format!("run {}", shell_words(argv)),
+            Action::Http { url, method, .. } => {
+                format!("{method} {}://{}{}", url.scheme(), url.host_str().unwrap_or(""), url.path())
+            }
+        }
+    }
+}
+
+fn shell_words(argv: &[String]) -> String {
+    argv.iter()
+        .map(
+            |a| if a.is_empty() || a.contains(|c: char| c.is_whitespace() || "\"'\\$`".contains(c)) { format!("{a:?}") } else { a.clone() },
+        )
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A check's `recover` table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecoverSpec {
+    pub action: Action,
+    pub recheck_after: Duration,
+    pub max: u32,
+    pub within: Duration,
+    pub timeout: Duration,
+}
+
+/// What to do about an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Nothing,
+    /// Run attempt number `attempt` (1-based, within the budget window).
+    Run {
+        attempt: u32,
+    },
+    /// The budget is spent: say so (once per incident).
+    GiveUp {
+        attempts: u32,
+    },
+}
+
+#[derive(Debug, Default, Clone)]
+struct CheckBudget {
+    /// Start times of attempts inside the window.
+    attempts: VecDeque<DateTime<Utc>>,
+    running: bool,
+    grace_until: Option<DateTime<Utc>>,
+    /// The incident recovery gave up on.
+    gave_up: Option<u64>,
+    /// Attempts made for the current incident.
+    incident: Option<(u64, u32)>,
+}
+
+/// Attempts per check, across incidents (a service that dies every few minutes must not be
+/// restarted forever).
+#[derive(Debug, Default)]
+pub struct Budget {
+    checks: HashMap<String, CheckBudget>,
+}
+
+impl Budget {
+    /// Seeds the window from attempts recorded before a restart.
+    pub fn restore(&mut self, check: &str, started: DateTime<Utc>, incident: u64, gave_up: bool) {
+        let b = self.checks.entry(check.to_string()).or_default();
+        if gave_up {
+            b.gave_up = Some(incident);
+        } else {
+            b.attempts.push_back(started);
+            match &mut b.incident {
+                Some((id, n)) if *id == incident => *n += 1,
+                _ => b.incident = Some((incident, 1)),
+            }
+        }
+    }
+
+    /// Decides on one event. `paused`: a maintenance window covers the check.
+    pub fn on_event(&mut self, e: &Event, spec: &RecoverSpec, paused: bool) -> Decision {
+        let b = self.checks.entry(e.check.clone()).or_default();
+        let window = chrono::Duration::from_std(spec.within).unwrap_or(chrono::Duration::MAX);
+        while b.attempts.front().is_some_and(|t| e.at - *t >= window) {
+            b.attempts.pop_front();
+        }
+        let Some(incident) = e.incident else { return Decision::Nothing };
+        match e.kind {
+            EventKind::Resolved { .. } | EventKind::Removed => {
+                b.incident = None;
+                b.gave_up = None;
+                return Decision::Nothing;
+            }
+            EventKind::IncidentOpened | EventKind::StillFailing { .. } | EventKind::SeverityChanged { .. } => {}
+            _ => return Decision::Nothing,
+        }
+        // A parent is down (restarting the child will not help), a person is at work,
+        // an attempt is running or being rechecked, or we already gave up.
+        if e.inhibited || paused || b.running || b.grace_until.is_some_and(|g| e.at < g) || b.gave_up == Some(incident) {
+            return Decision::Nothing;
+        }
+        if b.attempts.len() as u32 >= spec.max {
+            b.gave_up = Some(incident);
+            let attempts = b.incident.filter(|(id, _)| *id == incident).map(|(_, n)| n).unwrap_or(0);
+            return Decision::GiveUp { attempts };
+        }
+        b.running = true;
+        b.attempts.push_back(e.at);
+        let n = match &mut b.incident {
+            Some((id, n)) if *id == incident => {
+                *n += 1;
+                *n
+            }
+            _ => {
+                b.incident = Some((incident, 1));
+                1
+            }
+        };
+        Decision::Run { attempt: n }
+    }
+
+    /// An attempt finished at `at`: the check is re-run at `grace_until`.
+    pub fn finished(&mut self, check: &str, grace_until: DateTime<Utc>) {
+        let b = self.checks.entry(check.to_string()).or_default();
+        b.running = false;
+        b.grace_until = Some(grace_until);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::result::Status;
+
+    fn spec() -> RecoverSpec {
+        RecoverSpec {
+            action: Action::Run { argv: vec!["true".into()], dir: ".".into() },
+            recheck_after: Duration::from_secs(30),
+            max: 2,
+            within: Duration::from_secs(3600),
+            timeout: Duration::from_secs(60),
+        }
+    }
+
+    fn at(s: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap() + chrono::Duration::seconds(s)
+    }
+
+    fn ev(kind: EventKind, incident: u64, s: i64, inhibited: bool) -> Event {
+        Event {
+            check: "api".into(),
+            at: at(s),
+            kind,
+            incident: Some(incident),
+            severity: Status::Critical,
+            summary: String::new(),
+            failures: 2,
+            inhibited,
+        }
+    }
+
+    #[test]
+    fn attempts_are_spaced_by_the_recheck_and_bounded_by_the_budget() {
+        let mut b = Budget::default();
+        let s = spec();
+        assert_eq!(b.on_event(&ev(EventKind::IncidentOpened, 1, 0, false), &s, false), Decision::Run { attempt: 1 });
+        // While it runs, and during the recheck grace, nothing more.
+        assert_eq!(b.on_event(&ev(EventKind::StillFailing { failures: 3 }, 1, 5, false), &s, false), Decision::Nothing);
+        b.finished("api", at(40));
+        assert_eq!(b.on_event(&ev(EventKind::StillFailing { failures: 3 }, 1, 39, false), &s, false), Decision::Nothing);
+        assert_eq!(b.on_event(&ev(EventKind::StillFailing { failures: 3 }, 1, 40, false), &s, false), Decision::Run { attempt: 2 });
+        b.finished("api", at(80));
+        assert_eq!(b.on_event(&ev(EventKind::StillFailing { failures: 4 }, 1, 80, false), &s, false), Decision::GiveUp { attempts: 2 });
+        assert_eq!(b.on_event(&ev(EventKind::StillFailing { failures: 5 }, 1, 120, false), &s, false), Decision::Nothing, "gives up once");
+        // Resolved, then a new incident inside the hour: the budget is still spent.
+        b.on_event(&ev(EventKind::Resolved { lasted_s: 1 }, 1, 200, false), &s, false);
+        assert_eq!(b.on_event(&ev(EventKind::IncidentOpened, 2, 300, false), &s, false), Decision::GiveUp { attempts: 0 });
+        // An hour after the first attempt the window has room again.
+        b.on_event(&ev(EventKind::Resolved { lasted_s: 1 }, 2, 400, false), &s, false);
+        assert_eq!(b.on_event(&ev(EventKind::IncidentOpened, 3, 3600, false), &s, false), Decision::Run { attempt: 1 });
+    }
+
+    #[test]
+    fn inhibited_or_paused_checks_are_left_alone() {
+        let mut b = Budget::default();
+        let s = spec();
+        assert_eq!(b.on_event(&ev(EventKind::IncidentOpened, 1, 0, true), &s, false), Decision::Nothing);
+        assert_eq!(b.on_event(&ev(EventKind::StillFailing { failures: 3 }, 1, 10, false), &s, true), Decision::Nothing);
+        assert_eq!(b.on_event(&ev(EventKind::StillFailing { failures: 4 }, 1, 20, false), &s, false), Decision::Run { attempt: 1 });
+    }
+}
