@@ -113,7 +113,7 @@ fn main() {
             toml.push_str(&format!("[[check]]\nname = \"h{i}\"\nplugin = \"http\"\ntarget = \"http://{addr}/health\"\nexpect = {{ json = {{ status = \"healthy\" }} }}\n"));
         }
         let (_d2, p) = plan(&toml, &plugins).await;
-        let runner = Runner::new(plugins.sandbox().clone(), DEFAULT_CONCURRENCY);
+        let runner = Runner::new(plugins.clone(), DEFAULT_CONCURRENCY);
         runner.run_all(&p.checks, &|_| {}).await;
         let rounds = 40;
         let t = Instant::now();
@@ -209,7 +209,7 @@ fn main() {
 /// Runs one check sequentially and prints p50/p90/p99 and page faults per run.
 async fn noop_row(plugins: &Plugins, label: &str, toml: &str) {
     let (_d, p) = plan(toml, plugins).await;
-    let runner = Runner::new(plugins.sandbox().clone(), 1);
+    let runner = Runner::new(plugins.clone(), 1);
     let spec = p.checks[0].clone();
     let n: usize = std::env::var("BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(5000);
     for _ in 0..n.min(200) {
@@ -235,7 +235,7 @@ async fn noop_row(plugins: &Plugins, label: &str, toml: &str) {
 /// p50 of `n` sequential runs of one check, in-process.
 async fn check_p50(plugins: &Plugins, toml: &str, n: usize) -> Duration {
     let (_d, p) = plan(toml, plugins).await;
-    let runner = Runner::new(plugins.sandbox().clone(), 1);
+    let runner = Runner::new(plugins.clone(), 1);
     let spec = p.checks[0].clone();
     for _ in 0..20 {
         let r = runner.run_one(&spec).await;

@@ -13,22 +13,25 @@ use tokio::task::JoinSet;
 
 use crate::config::CheckSpec;
 use crate::evaluate::{evaluate_with, failed};
+use crate::plugin::Plugins;
+use crate::result::Failure;
 use crate::result::{CheckResult, Metric, Status};
-use crate::sandbox::{RunRequest, Sandbox};
+use crate::sandbox::RunRequest;
 
-/// The default bound on concurrent checks.
-pub const DEFAULT_CONCURRENCY: usize = 32;
+pub use crate::config::DEFAULT_CONCURRENCY;
 
 #[derive(Clone)]
 pub struct Runner {
-    sandbox: Arc<Sandbox>,
+    plugins: Plugins,
     permits: Arc<Semaphore>,
 }
 
 impl Runner {
-    pub fn new(sandbox: Arc<Sandbox>, concurrency: usize) -> Runner {
+    /// A runner for plans loaded with `plugins` (it finds each check's compiled plugin
+    /// there by sha256).
+    pub fn new(plugins: Plugins, concurrency: usize) -> Runner {
         let n = concurrency.clamp(1, crate::engine::MAX_INSTANCES as usize / 2);
-        Runner { sandbox, permits: Arc::new(Semaphore::new(n)) }
+        Runner { plugins, permits: Arc::new(Semaphore::new(n)) }
     }
 
     /// Runs one check once.
@@ -42,7 +45,11 @@ impl Runner {
     pub async fn run_deriving(&self, spec: &CheckSpec, derive: &mut (dyn FnMut(&[Metric]) -> Vec<Metric> + Send)) -> CheckResult {
         let _permit = self.permits.acquire().await.expect("semaphore never closed");
         let loaded = match &spec.plugin {
-            Ok(p) => p,
+            Ok(p) => self.plugins.loaded(&p.sha256).ok_or_else(|| Failure::Load(format!("plugin {} was not loaded", spec.plugin_name))),
+            Err(f) => Err(f.clone()),
+        };
+        let loaded = match loaded {
+            Ok(l) => l,
             Err(f) => {
                 let mut r = failed(spec, f.clone(), Duration::ZERO, None);
                 spec.secrets.scrub_result(&mut r);
@@ -50,12 +57,12 @@ impl Runner {
             }
         };
         let req = RunRequest {
-            ctx: self.sandbox.context(&spec.name, &spec.plugin_name, spec.grants.clone(), spec.tls.clone()),
+            ctx: self.plugins.sandbox().context(&spec.name, &spec.plugin_name, spec.grants.clone(), spec.tls.clone()),
             target: &spec.target,
             params: &spec.params,
             limits: spec.limits,
         };
-        let outcome = self.sandbox.run(&loaded.pre, req).await;
+        let outcome = self.plugins.sandbox().run(&loaded.pre, req).await;
         let mut result = evaluate_with(spec, outcome, derive);
         spec.secrets.scrub_result(&mut result);
         tracing::debug!(status = %result.status, elapsed_ms = result.duration.as_millis() as u64, "check finished");

@@ -16,7 +16,7 @@ async fn one(target: &str, extra: &str) -> CheckResult {
         std::fs::write(file.dir.path().join(format!("{user}.pw")), pw).unwrap();
     }
     let plan = picket::config::load(&file.path(), plugins()).await.unwrap_or_else(|e| panic!("{e}"));
-    picket::runner::Runner::new(plugins().sandbox().clone(), 4).run_all(&plan.checks, &|_| {}).await.remove(0)
+    picket::runner::Runner::new(plugins().clone(), 4).run_all(&plan.checks, &|_| {}).await.remove(0)
 }
 
 fn pw(user: &str) -> String {

@@ -14,7 +14,7 @@ async fn one(target: &str, extra: &str) -> CheckResult {
     std::fs::write(file.dir.path().join("pw"), "s3cret-redis-pw\n").unwrap();
     std::fs::write(file.dir.path().join("bad-pw"), "not-the-password").unwrap();
     let plan = picket::config::load(&file.path(), plugins()).await.unwrap_or_else(|e| panic!("{e}"));
-    picket::runner::Runner::new(plugins().sandbox().clone(), 4).run_all(&plan.checks, &|_| {}).await.remove(0)
+    picket::runner::Runner::new(plugins().clone(), 4).run_all(&plan.checks, &|_| {}).await.remove(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ParamInfo {
     pub name: String,
     pub kind: String,
@@ -11,7 +11,7 @@ pub struct ParamInfo {
     pub description: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MetricInfo {
     pub name: String,
     pub unit: String,
@@ -20,7 +20,7 @@ pub struct MetricInfo {
 }
 
 /// What `describe` returned, in host types.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PluginInfo {
     pub name: String,
     pub version: String,

@@ -59,15 +59,22 @@ impl std::fmt::Debug for Loaded {
     }
 }
 
-/// Loads plugins once each and hands out shared handles.
+/// Loads plugins once each and hands out shared handles. Cheap to clone: clones share
+/// the loaded plugins.
+#[derive(Clone)]
 pub struct Plugins {
     sandbox: Arc<Sandbox>,
-    by_sha: Mutex<HashMap<String, Arc<Loaded>>>,
+    by_sha: Arc<Mutex<HashMap<String, Arc<Loaded>>>>,
 }
 
 impl Plugins {
     pub fn new(sandbox: Arc<Sandbox>) -> Plugins {
-        Plugins { sandbox, by_sha: Mutex::new(HashMap::new()) }
+        Plugins { sandbox, by_sha: Default::default() }
+    }
+
+    /// A plugin loaded before (by [`Plugins::builtin`] or [`Plugins::file`]), by sha256.
+    pub fn loaded(&self, sha256: &str) -> Option<Arc<Loaded>> {
+        self.by_sha.lock().unwrap().get(sha256).cloned()
     }
 
     pub fn sandbox(&self) -> &Arc<Sandbox> {

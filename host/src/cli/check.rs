@@ -87,7 +87,7 @@ pub async fn run(args: CheckArgs, global: &Global) -> u8 {
         FailOn::Critical => Status::Critical,
     };
     let progress = Progress::new(args.format == Format::Human && std::io::stderr().is_terminal(), plan.checks.len());
-    let runner = Runner::new(plugins.sandbox().clone(), args.concurrency);
+    let runner = Runner::new(plugins.clone(), args.concurrency);
     let on_result = |r: &CheckResult| progress.done(r);
     let results = match args.wait {
         None => runner.run_all(&plan.checks, &on_result).await,

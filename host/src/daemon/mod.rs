@@ -197,7 +197,7 @@ pub async fn run(plan: Plan, plugins: Plugins, opts: Options, stop: impl Future<
 
     let settings = opts.settings.clone();
     let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
-    let runner = Runner::new(plugins.sandbox().clone(), settings.concurrency);
+    let runner = Runner::new(plugins.clone(), settings.concurrency);
     let exec = Arc::new(SandboxExec { runner, shared: shared.clone() });
     let mut sched = Scheduler::new(exec, shared.clone(), settings.concurrency, ctl_tx.clone());
     sched.load(plan.checks.clone());

@@ -37,7 +37,10 @@ pub struct Stats {
 /// Each channel's provider, built from its validated fields once and again only when a
 /// reload changes the channel.
 #[derive(Default)]
-pub struct Providers(Mutex<BTreeMap<String, (Channel, Arc<dyn Provider>)>>);
+pub struct Providers(Mutex<BTreeMap<String, Built>>);
+
+/// A provider and the channel it was built from.
+type Built = (Channel, Arc<dyn Provider>);
 
 impl Providers {
     /// The provider for `channel`. Building cannot fail for a channel that config

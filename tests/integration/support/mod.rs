@@ -63,7 +63,7 @@ impl CheckFile {
 pub async fn run_toml(toml: &str) -> Vec<CheckResult> {
     let file = CheckFile::new(toml);
     let plan = config::load(&file.path(), plugins()).await.unwrap_or_else(|e| panic!("config should load:\n{e}"));
-    let runner = Runner::new(plugins().sandbox().clone(), 16);
+    let runner = Runner::new(plugins().clone(), 16);
     runner.run_all(&plan.checks, &|_| {}).await
 }
 

@@ -8,9 +8,9 @@ use toml::de::DeValue;
 
 use super::doc::{Doc, Value, as_i64, scalar_text, type_name};
 use super::error::suggestion;
-use crate::schedule::{DEFAULT_EVERY, Schedule, Zone};
-use crate::units::{Dim, metric_unit, parse_duration, parse_quantity};
 pub use picket_core::policy::{AlertPolicy, ForecastSpec, disk_forecast};
+use picket_core::schedule::{DEFAULT_EVERY, Schedule, Zone};
+use picket_core::units::{Dim, metric_unit, parse_duration, parse_quantity};
 
 const ALERT_KEYS: &[&str] = &["after", "resolve_after", "flap_changes", "flap_window", "route"];
 

@@ -19,10 +19,13 @@ use toml::de::{DeTable, DeValue};
 
 use super::doc::{Doc, as_i64, type_name};
 use super::error::suggestion;
-use crate::units::parse_duration;
+use picket_core::units::parse_duration;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9867";
 const KEYS: &[&str] = &["listen", "store", "keep_results", "keep_rollups", "concurrency", "shutdown_grace"];
+
+/// The default bound on concurrent checks (`[daemon] concurrency`, `--concurrency`).
+pub const DEFAULT_CONCURRENCY: usize = 32;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct DaemonSettings {
@@ -44,7 +47,7 @@ impl Default for DaemonSettings {
             store: None,
             keep_results: Duration::from_secs(3 * 86400),
             keep_rollups: Duration::from_secs(400 * 86400),
-            concurrency: crate::runner::DEFAULT_CONCURRENCY,
+            concurrency: DEFAULT_CONCURRENCY,
             shutdown_grace: Duration::from_secs(10),
             declared_at: None,
         }
@@ -59,7 +62,7 @@ pub fn parse(doc: &mut Doc<'_>, line: usize, t: &DeTable<'_>) -> DaemonSettings 
         let duration = |doc: &mut Doc<'_>, min: Duration| match v.get_ref().as_str().map(parse_duration) {
             Some(Ok(d)) if d >= min => Some(d),
             Some(Ok(_)) => {
-                field(doc, format!("must be at least {}", crate::units::format_duration(min)));
+                field(doc, format!("must be at least {}", picket_core::units::format_duration(min)));
                 None
             }
             Some(Err(e)) => {

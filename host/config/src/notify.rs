@@ -31,12 +31,13 @@ use toml::de::{DeTable, DeValue};
 use super::check::resolve_secret;
 use super::doc::{Doc, Value, as_f64, as_i64, to_json, type_name};
 use super::error::{ConfigError, suggestion};
-use crate::notify::quiet::{Maintenance, Window};
-use crate::notify::router::{DEFAULT_COOLDOWN, Escalate, NotifyPlan, Remind, Route};
-use crate::notify::{Channel, Fields};
-use crate::recovery::{Action, RecoverSpec};
-use crate::schedule::{Schedule, Zone};
-use crate::units::parse_duration;
+use crate::catalog::Catalog;
+use picket_core::notify::quiet::{Maintenance, Window};
+use picket_core::notify::router::{DEFAULT_COOLDOWN, Escalate, NotifyPlan, Remind, Route};
+use picket_core::notify::{Channel, Fields};
+use picket_core::recovery::{Action, RecoverSpec};
+use picket_core::schedule::{Schedule, Zone};
+use picket_core::units::parse_duration;
 
 /// Something declared in a file, with where.
 #[derive(Debug, Clone)]
@@ -72,7 +73,7 @@ fn duration(doc: &mut Doc<'_>, ctx: &str, key: &str, v: &Value<'_>, min: Duratio
     match v.get_ref().as_str().map(parse_duration) {
         Some(Ok(d)) if d >= min => Some(d),
         Some(Ok(_)) => {
-            doc.error(v.span(), format!("{ctx}, field `{key}`: must be at least {}", crate::units::format_duration(min)));
+            doc.error(v.span(), format!("{ctx}, field `{key}`: must be at least {}", picket_core::units::format_duration(min)));
             None
         }
         Some(Err(e)) => {
@@ -105,7 +106,7 @@ fn strings(doc: &mut Doc<'_>, ctx: &str, key: &str, v: &Value<'_>) -> Option<Vec
 }
 
 /// `[notify.NAME]` tables.
-pub fn parse_channels(doc: &mut Doc<'_>, t: &DeTable<'_>, parts: &mut Parts) {
+pub fn parse_channels<C: Catalog>(doc: &mut Doc<'_>, t: &DeTable<'_>, parts: &mut Parts, catalog: &C) {
     for (name, span, v) in entries(t) {
         let ctx = format!("[notify.{name}]");
         if !valid_name(name) {
@@ -154,20 +155,14 @@ pub fn parse_channels(doc: &mut Doc<'_>, t: &DeTable<'_>, parts: &mut Parts) {
         let Some(kind) = kind else {
             parts.broken_channels.push(name.to_string());
             if doc.errors.len() == errors_before {
-                doc.error(
-                    span,
-                    format!(
-                        "{ctx} is missing the required field `kind` (one of: {})",
-                        crate::notify::kinds().collect::<Vec<_>>().join(", ")
-                    ),
-                );
+                doc.error(span, format!("{ctx} is missing the required field `kind` (one of: {})", catalog.channel_kinds().join(", ")));
             }
             continue;
         };
         if doc.errors.len() > errors_before {
             continue;
         }
-        match crate::notify::build(name, &kind, Fields::new(fields)) {
+        match catalog.channel(name, &kind, Fields::new(fields)) {
             Ok(ch) => parts.channels.push(Declared { value: ch, file: doc.path.to_path_buf(), line: doc.line_of(&span) }),
             Err(e) => {
                 parts.broken_channels.push(name.to_string());

@@ -19,7 +19,13 @@
 //! Any key that is not one of the check's own keys is a plugin param, validated against
 //! the plugin's `describe()`. Architecture Invariant: everything downstream of [`load`]
 //! takes the [`Plan`] as valid and never re-parses or re-validates.
+//!
+//! Config is data: it learns about plugins and notification providers only through a
+//! [`Catalog`], so it never compiles wasm or builds a provider, and it must never depend on
+//! the sandbox, store, notify or daemon crates (its `Cargo.toml` lists only the core). A
+//! [`CheckSpec`] names its plugin by sha256; the runner finds the compiled component.
 
+pub mod catalog;
 mod check;
 mod daemon;
 mod doc;
@@ -31,15 +37,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use daemon::{DEFAULT_LISTEN, DaemonSettings};
+pub use catalog::{Catalog, Described, PluginRef};
+pub use daemon::{DEFAULT_CONCURRENCY, DEFAULT_LISTEN, DaemonSettings};
 pub use error::{ConfigError, ConfigErrors, suggestion};
 pub use policy::{AlertPolicy, ForecastSpec};
 
-use crate::plugin::{Loaded, Plugins};
-use crate::result::Failure;
-use crate::sandbox::{Grants, Limits, TlsOptions};
-use crate::schedule::Schedule;
-use crate::threshold::Threshold;
+use picket_core::grants::{Grants, Limits, TlsOptions};
+use picket_core::result::Failure;
+use picket_core::schedule::Schedule;
+use picket_core::threshold::Threshold;
 
 /// Everything to run, validated.
 #[derive(Debug, Clone)]
@@ -48,7 +54,7 @@ pub struct Plan {
     pub files: Vec<PathBuf>,
     pub daemon: DaemonSettings,
     /// Channels, routes and maintenance windows.
-    pub notify: Arc<crate::notify::router::NotifyPlan>,
+    pub notify: Arc<picket_core::notify::router::NotifyPlan>,
 }
 
 /// One check, ready to run.
@@ -61,7 +67,7 @@ pub struct CheckSpec {
     pub plugin_name: String,
     /// The loaded plugin, or why it could not be used (sha256 mismatch, missing export):
     /// such a check still runs, and reports that failure as its result.
-    pub plugin: Result<Arc<Loaded>, Failure>,
+    pub plugin: Result<Described, Failure>,
     pub target: String,
     /// The plugin's params as a JSON object.
     pub params: String,
@@ -82,7 +88,7 @@ pub struct CheckSpec {
     /// A link for whoever is paged.
     pub runbook: Option<String>,
     /// What to do when its incident opens.
-    pub recover: Option<crate::recovery::RecoverSpec>,
+    pub recover: Option<picket_core::recovery::RecoverSpec>,
     /// Checks whose failure inhibits this one's incidents; all exist, no cycles.
     pub depends_on: Vec<String>,
     /// Derived metrics, computed from history by the daemon.
@@ -132,7 +138,7 @@ impl Secrets {
         out
     }
 
-    pub fn scrub_result(&self, r: &mut crate::result::CheckResult) {
+    pub fn scrub_result(&self, r: &mut picket_core::result::CheckResult) {
         if self.0.is_empty() {
             return;
         }
@@ -177,17 +183,17 @@ impl CheckSpec {
             recover: None,
             depends_on: Vec::new(),
             forecasts: Vec::new(),
-            fingerprint: crate::engine::sha256_hex(name.as_bytes()),
+            fingerprint: picket_core::text::sha256_hex(name.as_bytes()),
         }
     }
 
     #[doc(hidden)]
-    pub fn synthetic_result(&self) -> crate::result::CheckResult {
-        crate::result::CheckResult {
+    pub fn synthetic_result(&self) -> picket_core::result::CheckResult {
+        picket_core::result::CheckResult {
             name: self.name.clone(),
             plugin: self.plugin_name.clone(),
             target: self.target.clone(),
-            status: crate::result::Status::Ok,
+            status: picket_core::result::Status::Ok,
             summary: "synthetic".into(),
             duration: Duration::ZERO,
             metrics: Vec::new(),
@@ -244,7 +250,7 @@ impl Plan {
 }
 
 /// Reads a check file, or every `*.toml` directly inside a directory.
-pub async fn load(path: &Path, plugins: &Plugins) -> Result<Plan, ConfigErrors> {
+pub async fn load<C: Catalog>(path: &Path, catalog: &C) -> Result<Plan, ConfigErrors> {
     let one = |message: String| ConfigErrors(vec![ConfigError { file: path.to_path_buf(), line: 0, column: 0, message }]);
     let meta = std::fs::metadata(path).map_err(|e| one(format!("cannot read: {e}")))?;
     let files = if meta.is_dir() {
@@ -275,7 +281,7 @@ pub async fn load(path: &Path, plugins: &Plugins) -> Result<Plan, ConfigErrors> 
                 continue;
             }
         };
-        let contents = check::load_file(file, &text, plugins).await;
+        let contents = check::load_file(file, &text, catalog).await;
         errors.extend(contents.errors);
         notify_parts.push(contents.notify);
         if let Some(d) = contents.daemon {
@@ -390,3 +396,6 @@ fn dependency_problems(checks: &[Arc<CheckSpec>]) -> Vec<ConfigError> {
     }
     errors
 }
+
+#[cfg(test)]
+mod tests;

@@ -11,11 +11,11 @@ use super::doc::{Doc, Value, as_i64, scalar_text, to_json, type_name};
 use super::error::{ConfigError, suggestion};
 use super::policy::{Timing, disk_forecast, parse_depends_on, parse_forecasts};
 use super::{CheckSpec, Secrets};
-use crate::engine::MAX_MEMORY_CAP;
-use crate::plugin::{Loaded, Plugins, builtin_names};
-use crate::sandbox::{Grant, Grants, Limits, TlsOptions};
-use crate::threshold::{Range, Threshold};
-use crate::units::{parse_duration, parse_size};
+use crate::catalog::{Catalog, Described, PluginRef};
+use picket_core::grants::MAX_MEMORY_CAP;
+use picket_core::grants::{Grant, Grants, Limits, TlsOptions};
+use picket_core::threshold::{Range, Threshold};
+use picket_core::units::{parse_duration, parse_size};
 
 const TOP_KEYS: &[&str] = &["defaults", "check", "daemon", "notify", "route", "maintenance"];
 const DEFAULT_KEYS: &[&str] = &["timeout", "memory", "output", "every", "cron", "retry_every", "timezone", "alert"];
@@ -62,7 +62,7 @@ pub struct FileContents {
 }
 
 /// Loads one file.
-pub async fn load_file(path: &Path, text: &str, plugins: &Plugins) -> FileContents {
+pub async fn load_file<C: Catalog>(path: &Path, text: &str, catalog: &C) -> FileContents {
     let mut doc = Doc::new(path, text);
     let Some(root) = doc.parse() else {
         return FileContents { checks: Vec::new(), daemon: None, notify: Default::default(), errors: doc.errors };
@@ -87,7 +87,7 @@ pub async fn load_file(path: &Path, text: &str, plugins: &Plugins) -> FileConten
                 other => doc.error(v.span(), format!("`daemon` must be a table, not {}", type_name(other))),
             },
             "notify" | "route" => match v.get_ref() {
-                DeValue::Table(t) if key == "notify" => super::notify::parse_channels(&mut doc, t, &mut notify),
+                DeValue::Table(t) if key == "notify" => super::notify::parse_channels(&mut doc, t, &mut notify, catalog),
                 DeValue::Table(t) => super::notify::parse_routes(&mut doc, t, &mut notify),
                 other => doc.error(v.span(), format!("`{key}` must be written [{key}.NAME], not {}", type_name(other))),
             },
@@ -104,7 +104,7 @@ pub async fn load_file(path: &Path, text: &str, plugins: &Plugins) -> FileConten
     for v in check_values {
         match v.get_ref() {
             DeValue::Table(t) => {
-                if let Some(c) = parse_check(&mut doc, v.span(), t, &defaults, plugins).await {
+                if let Some(c) = parse_check(&mut doc, v.span(), t, &defaults, catalog).await {
                     checks.push(c);
                 }
             }
@@ -126,7 +126,7 @@ fn parse_limit(doc: &mut Doc<'_>, ctx: &str, key: &str, v: &Value<'_>, limits: &
         },
         "memory" => match size(v) {
             Ok(n) if (1 << 20..=MAX_MEMORY_CAP).contains(&n) => limits.memory = n,
-            Ok(_) => field(doc, format!("must be between 1MiB and {}", crate::units::format_bytes(MAX_MEMORY_CAP))),
+            Ok(_) => field(doc, format!("must be between 1MiB and {}", picket_core::units::format_bytes(MAX_MEMORY_CAP))),
             Err(e) => field(doc, e),
         },
         "output" => match size(v) {
@@ -165,12 +165,12 @@ fn string(doc: &mut Doc<'_>, ctx: &str, key: &str, v: &Value<'_>) -> Option<Stri
     }
 }
 
-async fn parse_check(
+async fn parse_check<C: Catalog>(
     doc: &mut Doc<'_>,
     span: std::ops::Range<usize>,
     t: &DeTable<'_>,
     defaults: &Defaults,
-    plugins: &Plugins,
+    catalog: &C,
 ) -> Option<CheckSpec> {
     let get = |k: &str| entries(t).find(|(key, _, _)| *key == k).map(|(_, s, v)| (s, v));
     let line = doc.line_of(&span);
@@ -212,7 +212,10 @@ async fn parse_check(
         None => {
             doc.error(
                 span.clone(),
-                format!("{ctx} is missing the required field `plugin` (one of: {}, or a path to a .wasm file)", builtin_list()),
+                format!(
+                    "{ctx} is missing the required field `plugin` (one of: {}, or a path to a .wasm file)",
+                    catalog.builtins().join(", ")
+                ),
             );
             return None;
         }
@@ -225,7 +228,10 @@ async fn parse_check(
                     doc.error(v.span(), format!("{ctx}, field `plugin`: no plugin file at {}", path.display()));
                     return None;
                 }
-                plugins.file(&path, sha256.as_deref()).await
+                match catalog.plugin(PluginRef::File { path: &path, sha256: sha256.as_deref() }).await {
+                    Some(r) => r,
+                    None => Err(picket_core::result::Failure::Load(format!("cannot load {}", path.display()))),
+                }
             } else {
                 if sha256.is_some() {
                     doc.error(
@@ -233,15 +239,15 @@ async fn parse_check(
                         format!("{ctx}, field `sha256`: only plugin files can be pinned; built-ins are part of picket"),
                     );
                 }
-                match plugins.builtin(&written).await {
+                match catalog.plugin(PluginRef::Builtin(&written)).await {
                     Some(r) => r,
                     None => {
                         doc.error(
                             v.span(),
                             format!(
                                 "{ctx}, field `plugin`: unknown plugin `{written}`{} (built-ins: {}; or a path to a .wasm file)",
-                                suggestion(&written, builtin_names()),
-                                builtin_list()
+                                suggestion(&written, catalog.builtins().iter().map(String::as_str)),
+                                catalog.builtins().join(", ")
                             ),
                         );
                         return None;
@@ -333,7 +339,7 @@ async fn parse_check(
     let retry_every = timing.retry_every(&schedule);
     let grants = Grants::new(grants);
     // What decides whether a reload changed this check: everything it runs with.
-    let fingerprint = crate::engine::sha256_hex(
+    let fingerprint = picket_core::text::sha256_hex(
         format!(
             "{:?}|{}|{}|{:?}|{:?}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
             plugin.as_ref().map(|p| p.sha256.clone()).map_err(|f| f.to_string()),
@@ -384,10 +390,6 @@ fn percent_decoded(s: &str) -> String {
     url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_else(|| s.to_string())
 }
 
-fn builtin_list() -> String {
-    builtin_names().collect::<Vec<_>>().join(", ")
-}
-
 /// Built-ins know what their target must look like; say so before anything runs.
 fn target_problem(plugin: &str, target: &str) -> Option<String> {
     let t = target.trim();
@@ -409,7 +411,7 @@ fn target_problem(plugin: &str, target: &str) -> Option<String> {
             Some(format!("{target:?} names no user; write e.g. \"postgres://app@localhost:5432/app\""))
         }
         "disk" if !t.starts_with('/') => Some(format!("{target:?} is not an absolute path such as \"/\" or \"/var\"")),
-        "disk" if crate::sandbox::grants::normalize(Path::new(t)).is_none() => Some(format!("{target:?} may not contain \"..\"")),
+        "disk" if picket_core::grants::normalize(Path::new(t)).is_none() => Some(format!("{target:?} may not contain \"..\"")),
         _ => None,
     }
 }
@@ -440,7 +442,7 @@ fn validate_params(
     doc: &mut Doc<'_>,
     ctx: &str,
     check_span: &std::ops::Range<usize>,
-    declared: Option<&[crate::plugin::ParamInfo]>,
+    declared: Option<&[picket_core::plugin::ParamInfo]>,
     plugin: &str,
     params: BTreeMap<String, (std::ops::Range<usize>, &Value<'_>)>,
     secrets: &mut Vec<String>,
@@ -539,13 +541,7 @@ fn kind_problem(kind: &str, v: &DeValue<'_>) -> Option<String> {
     (!ok).then(|| format!("expected {kind}, found {}", type_name(v)))
 }
 
-fn parse_thresholds(
-    doc: &mut Doc<'_>,
-    ctx: &str,
-    v: &Value<'_>,
-    plugin: Option<&std::sync::Arc<Loaded>>,
-    forecasts: &[&str],
-) -> Vec<Threshold> {
+fn parse_thresholds(doc: &mut Doc<'_>, ctx: &str, v: &Value<'_>, plugin: Option<&Described>, forecasts: &[&str]) -> Vec<Threshold> {
     let DeValue::Table(t) = v.get_ref() else {
         doc.error(
             v.span(),
