@@ -19,6 +19,7 @@
 
 pub use picket_author as author;
 pub use picket_core::{forecast, policy, result, state, text, threshold, units};
+pub use picket_notify as notify;
 pub use picket_sandbox::{self as sandbox, engine, plugin};
 pub use picket_store as store;
 
@@ -28,7 +29,6 @@ pub mod config;
 pub mod daemon;
 pub mod evaluate;
 pub mod events;
-pub mod notify;
 pub mod output;
 pub mod recovery;
 pub mod runner;

@@ -422,7 +422,7 @@ async fn add_silence(
     let (check, reason) = (s.check.clone(), s.reason.clone());
     let silence = journal(&d, move |j| j.add_silence(&check, until, &reason, &by, now)).await?;
     tracing::info!(check = %silence.check, until = %silence.until, by = %silence.by, "silence added: {}", silence.reason);
-    let _ = d.notifier.msgs.send(crate::notify::service::Msg::SilencesChanged);
+    let _ = d.notifier.msgs.send(crate::daemon::responder::Msg::SilencesChanged);
     Ok((StatusCode::CREATED, Json(silence)).into_response())
 }
 
@@ -431,6 +431,6 @@ async fn end_silence(State(d): State<Arc<Daemon>>, Path(id): Path<i64>) -> ApiRe
     if !journal(&d, move |j| j.end_silence(id, now)).await? {
         return Err(ApiError(StatusCode::NOT_FOUND, format!("no silence {id}")));
     }
-    let _ = d.notifier.msgs.send(crate::notify::service::Msg::SilencesChanged);
+    let _ = d.notifier.msgs.send(crate::daemon::responder::Msg::SilencesChanged);
     Ok(Json(json!({ "ended": id })))
 }

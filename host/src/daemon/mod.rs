@@ -13,6 +13,7 @@
 //! scheduler, give running checks `shutdown_grace`, flush the store and return.
 
 pub mod live;
+pub mod responder;
 pub mod scheduler;
 
 use std::future::Future;
@@ -26,9 +27,9 @@ use chrono::Utc;
 use tokio::sync::mpsc;
 
 use crate::config::{self, CheckSpec, DaemonSettings, Plan};
+use crate::daemon::responder::{Notifier, Responder};
 use crate::forecast::Series;
 use crate::notify::delivery::{Delivery, http_client};
-use crate::notify::service::{Notifier, Responder};
 use crate::plugin::Plugins;
 use crate::result::CheckResult;
 use crate::runner::Runner;
@@ -238,8 +239,14 @@ pub async fn run(plan: Plan, plugins: Plugins, opts: Options, stop: impl Future<
         clock: crate::schedule::clock_now(),
     };
     let responder = tokio::spawn(responder.run(stop_rx.clone()));
-    let delivery =
-        Delivery { providers: Default::default(), journal: journal.clone(), plan: plan_rx, wake, stats: shared.notify_stats.clone(), http };
+    let delivery = Delivery {
+        providers: Default::default(),
+        journal: journal.clone(),
+        plan: plan_rx,
+        wake,
+        stats: shared.notify_stats.delivery.clone(),
+        http,
+    };
     let delivery = tokio::spawn(delivery.run(stop_rx));
 
     let daemon = Arc::new(Daemon {

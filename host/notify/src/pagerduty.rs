@@ -12,7 +12,7 @@
 use serde_json::json;
 
 use super::{FieldError, Fields, NoteKind, Notification, Provider, SendContext, SendFuture, check_response};
-use crate::result::Status;
+use picket_core::result::Status;
 
 pub const DEFAULT_URL: &str = "https://events.pagerduty.com/v2/enqueue";
 

@@ -16,8 +16,8 @@ use tokio::task::JoinSet;
 
 use super::router::NotifyPlan;
 use super::{Channel, Notification, Provider, SendContext, SendError};
-use crate::store::journal::{Attempt, AttemptOutcome, Journal, OutboxRow};
-use crate::store::now_ms;
+use picket_store::journal::{Attempt, AttemptOutcome, Journal, OutboxRow};
+use picket_store::now_ms;
 
 /// The longest one send may take before it counts as a failed attempt.
 const SEND_TIMEOUT: Duration = Duration::from_secs(30);
@@ -68,7 +68,7 @@ pub struct Delivery {
     pub journal: Arc<Journal>,
     pub plan: watch::Receiver<Arc<NotifyPlan>>,
     pub wake: Arc<Notify>,
-    pub stats: Arc<super::service::Stats>,
+    pub stats: Arc<Stats>,
     pub http: reqwest::Client,
 }
 
@@ -194,16 +194,16 @@ impl Delivery {
             let outcome = match res {
                 Ok(()) => {
                     tracing::info!(channel, check = %row.check, incident = row.incident, kind = %row.kind, attempts, "notification delivered");
-                    bump(&self.stats.delivery.delivered, channel);
+                    bump(&self.stats.delivered, channel);
                     AttemptOutcome::Delivered
                 }
                 Err(e) => {
-                    bump(&self.stats.delivery.failed_attempts, channel);
+                    bump(&self.stats.failed_attempts, channel);
                     let created = chrono::DateTime::parse_from_rfc3339(&row.created).map(|t| t.timestamp_millis()).unwrap_or(now);
                     let next = now + retry.delay(attempts).as_millis() as i64;
                     let give_up = !e.retryable || next - created > retry.give_up.as_millis() as i64;
                     if give_up {
-                        bump(&self.stats.delivery.given_up, channel);
+                        bump(&self.stats.given_up, channel);
                         tracing::error!(channel, check = %row.check, incident = row.incident, kind = %row.kind, attempts, "notification failed for good: {}", e.message);
                     } else {
                         tracing::warn!(channel, check = %row.check, incident = row.incident, kind = %row.kind, attempts, retry_in_ms = next - now, "notification not delivered: {}", e.message);

@@ -19,7 +19,6 @@ pub mod delivery;
 pub mod email;
 pub mod log;
 pub mod pagerduty;
-pub mod service;
 pub mod slack;
 pub mod webhook;
 

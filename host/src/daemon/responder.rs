@@ -15,12 +15,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, broadcast, mpsc, watch};
 
-use super::Value;
-use super::router::{CheckInfo, Input, NotifyPlan, Outgoing, Router, World};
 use crate::config::CheckSpec;
 use crate::daemon::live::Shared;
 use crate::daemon::scheduler::Control;
 use crate::events::Event;
+use crate::notify::Value;
+use crate::notify::router::{CheckInfo, Input, NotifyPlan, Outgoing, Router, World};
 use crate::recovery::{Budget, Decision, action};
 use crate::store::journal::{Journal, NewNotification, RecoveryRow, Silence};
 use crate::store::now_ms;
@@ -28,7 +28,7 @@ use crate::store::now_ms;
 /// Notification and recovery counters for /metrics.
 #[derive(Debug, Default)]
 pub struct Stats {
-    pub delivery: super::delivery::Stats,
+    pub delivery: Arc<crate::notify::delivery::Stats>,
     /// Recovery attempts by (check, outcome).
     pub recoveries: Mutex<BTreeMap<(String, &'static str), u64>>,
     pub gave_up: Mutex<BTreeMap<String, u64>>,
@@ -97,7 +97,7 @@ impl Responder {
         })
         .await
         .unwrap_or_default();
-        let source = super::source();
+        let source = crate::notify::source();
         let router = match saved.as_deref().map(|s| Router::restore(s, source.clone())) {
             Some(Ok(r)) => r,
             Some(Err(e)) => {

@@ -12,7 +12,7 @@
 use serde_json::json;
 
 use super::{FieldError, Fields, NoteKind, Notification, Provider, SendContext, SendFuture, check_response};
-use crate::result::Status;
+use picket_core::result::Status;
 
 pub struct Slack {
     url: url::Url,
@@ -44,7 +44,7 @@ pub fn payload(n: &Notification, channel: Option<&str>) -> serde_json::Value {
     }
     fields.push(short("Since", n.since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)));
     if let Some(s) = n.lasted_s {
-        fields.push(short("Lasted", crate::units::format_duration(std::time::Duration::from_secs(s))));
+        fields.push(short("Lasted", picket_core::units::format_duration(std::time::Duration::from_secs(s))));
     }
     fields.push(short("Recovery attempts", n.recovery_attempts.to_string()));
     if let Some(r) = &n.runbook {

@@ -60,7 +60,7 @@ pub fn body(n: &Notification) -> String {
     }
     field("Since:", n.since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
     if let Some(s) = n.lasted_s {
-        field("Lasted:", crate::units::format_duration(std::time::Duration::from_secs(s)));
+        field("Lasted:", picket_core::units::format_duration(std::time::Duration::from_secs(s)));
     }
     field("Target:", n.target.clone());
     field("Recovery attempts:", n.recovery_attempts.to_string());

@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::{FieldError, Fields, NoteKind, Notification, Provider, SendContext, SendFuture, check_response};
-use crate::result::Status;
+use picket_core::result::Status;
 
 pub struct Alertmanager {
     url: url::Url,
