@@ -20,6 +20,7 @@
 pub use picket_author as author;
 pub use picket_core::{forecast, policy, result, state, text, threshold, units};
 pub use picket_notify as notify;
+pub use picket_runner::{self as runner, evaluate};
 pub use picket_sandbox::{self as sandbox, engine, plugin};
 pub use picket_store as store;
 
@@ -27,9 +28,7 @@ pub mod api;
 pub mod cli;
 pub mod config;
 pub mod daemon;
-pub mod evaluate;
 pub mod events;
 pub mod output;
 pub mod recovery;
-pub mod runner;
 pub mod schedule;

@@ -1,3 +1,6 @@
+//! The runner: a [`Plan`](picket_config::Plan)'s checks in the sandbox, each result
+//! judged against its thresholds ([`evaluate`]). Used by `picket check` and the daemon.
+//!
 //! Runs a plan's checks: concurrently, bounded by a semaphore, each in its own sandbox.
 //!
 //! The bound exists because every run holds a pooled instance slot and a fiber stack,
@@ -5,20 +8,22 @@
 //! health check. `run_until_healthy` is `picket check --wait`: failing checks are re-run
 //! until every one passes or the deadline comes.
 
+pub mod evaluate;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::config::CheckSpec;
+use picket_config::CheckSpec;
 use crate::evaluate::{evaluate_with, failed};
-use crate::plugin::Plugins;
-use crate::result::Failure;
-use crate::result::{CheckResult, Metric, Status};
-use crate::sandbox::RunRequest;
+use picket_sandbox::plugin::Plugins;
+use picket_core::result::Failure;
+use picket_core::result::{CheckResult, Metric, Status};
+use picket_sandbox::RunRequest;
 
-pub use crate::config::DEFAULT_CONCURRENCY;
+pub use picket_config::DEFAULT_CONCURRENCY;
 
 #[derive(Clone)]
 pub struct Runner {
@@ -30,7 +35,7 @@ impl Runner {
     /// A runner for plans loaded with `plugins` (it finds each check's compiled plugin
     /// there by sha256).
     pub fn new(plugins: Plugins, concurrency: usize) -> Runner {
-        let n = concurrency.clamp(1, crate::engine::MAX_INSTANCES as usize / 2);
+        let n = concurrency.clamp(1, picket_sandbox::engine::MAX_INSTANCES as usize / 2);
         Runner { plugins, permits: Arc::new(Semaphore::new(n)) }
     }
 

@@ -4,9 +4,9 @@
 //! sandbox failure becomes `critical` when the target did not answer in time and
 //! `unknown` otherwise (the plugin, not the service, is at fault).
 
-use crate::config::CheckSpec;
-use crate::result::{CheckResult, Failure, Metric, Status};
-use crate::sandbox::{Outcome, types};
+use picket_config::CheckSpec;
+use picket_core::result::{CheckResult, Failure, Metric, Status};
+use picket_sandbox::{Outcome, types};
 
 fn status(s: types::Status) -> Status {
     match s {
