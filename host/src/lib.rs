@@ -17,6 +17,7 @@
 //! - [`cli`]: the `picket` command line and its exit codes.
 //! - [`author`]: `picket plugin new|build|bindgen`, for people writing plugins.
 
+pub use picket_api as api;
 pub use picket_author as author;
 pub use picket_core::{forecast, policy, result, state, text, threshold, units};
 pub use picket_notify as notify;
@@ -24,7 +25,6 @@ pub use picket_runner::{self as runner, evaluate};
 pub use picket_sandbox::{self as sandbox, engine, plugin};
 pub use picket_store as store;
 
-pub mod api;
 pub mod cli;
 pub mod config;
 pub mod daemon;

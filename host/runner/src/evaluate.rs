@@ -37,12 +37,8 @@ pub fn failed(spec: &CheckSpec, failure: Failure, elapsed: std::time::Duration, 
     }
 }
 
-pub fn evaluate(spec: &CheckSpec, outcome: Outcome) -> CheckResult {
-    evaluate_with(spec, outcome, &mut |_| Vec::new())
-}
-
-/// [`evaluate`], with metrics derived from the reported ones (the daemon's forecasts)
-/// added before thresholds apply.
+/// A run's outcome judged against the check's thresholds, with metrics derived from the
+/// reported ones (the daemon's forecasts) added before thresholds apply.
 pub fn evaluate_with(spec: &CheckSpec, outcome: Outcome, derive: &mut dyn FnMut(&[Metric]) -> Vec<Metric>) -> CheckResult {
     let report = match outcome.report {
         Ok(r) => r,

@@ -16,12 +16,12 @@ use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use picket_config::CheckSpec;
 use crate::evaluate::{evaluate_with, failed};
-use picket_sandbox::plugin::Plugins;
+use picket_config::CheckSpec;
 use picket_core::result::Failure;
 use picket_core::result::{CheckResult, Metric, Status};
 use picket_sandbox::RunRequest;
+use picket_sandbox::plugin::Plugins;
 
 pub use picket_config::DEFAULT_CONCURRENCY;
 

@@ -110,6 +110,8 @@ impl Default for Counters {
     }
 }
 
+pub use picket_api::ReloadOutcome;
+
 /// The outcome of the last reload, for the API and /healthz.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ConfigStatus {
@@ -117,17 +119,6 @@ pub struct ConfigStatus {
     pub files: Vec<String>,
     pub checks: usize,
     pub last_reload: Option<ReloadOutcome>,
-}
-
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct ReloadOutcome {
-    pub at: DateTime<Utc>,
-    pub ok: bool,
-    /// Config errors, one per line (`file:line:col: …`); empty when ok.
-    pub errors: Vec<String>,
-    pub added: Vec<String>,
-    pub removed: Vec<String>,
-    pub changed: Vec<String>,
 }
 
 pub struct Shared {

@@ -12,7 +12,9 @@
 //! it in only if it is valid; checks keep their state by name. SIGTERM/SIGINT stop the
 //! scheduler, give running checks `shutdown_grace`, flush the store and return.
 
+pub mod handle;
 pub mod live;
+pub mod metrics;
 pub mod responder;
 pub mod scheduler;
 
@@ -266,7 +268,7 @@ pub async fn run(plan: Plan, plugins: Plugins, opts: Options, stop: impl Future<
     tracing::info!(%addr, checks = plan.checks.len(), resumed_incidents = resumed, store = ?opts.store, "daemon started");
     let (api_stop_tx, api_stop_rx) = tokio::sync::oneshot::channel::<()>();
     let api = tokio::spawn(
-        axum::serve(listener, crate::api::router(daemon.clone()))
+        axum::serve(listener, crate::api::router(daemon.clone() as Arc<dyn crate::api::Handle>))
             .with_graceful_shutdown(async move {
                 let _ = api_stop_rx.await;
             })

@@ -68,19 +68,6 @@ impl Maintenance {
             }
         }
     }
-
-    /// When the window next changes (opens or closes) after `at`, for the router's timer.
-    pub fn next_change(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        match &self.window {
-            Window::Once { start, end } => [*start, *end].into_iter().find(|t| *t > at),
-            Window::Cron { schedule, zone, duration, .. } => {
-                let d = chrono::Duration::from_std(*duration).unwrap_or_default();
-                let back = at - d;
-                let fire = Schedule::next_cron(schedule, *zone, back)?;
-                if fire <= at { Some(fire + d) } else { Some(fire) }
-            }
-        }
-    }
 }
 
 /// Why a check is quiet right now, if it is.
@@ -139,8 +126,6 @@ mod tests {
         assert!(m.active(t(22, 4, 59)));
         assert!(!m.active(t(22, 5, 0)));
         assert!(!m.active(t(23, 3, 30)));
-        assert_eq!(m.next_change(t(22, 2, 0)), Some(t(22, 3, 0)));
-        assert_eq!(m.next_change(t(22, 3, 30)), Some(t(22, 5, 0)));
         assert_eq!(reason("app-db", t(22, 3, 30), &[], std::slice::from_ref(&m)).as_deref(), Some("maintenance: patching"));
         assert_eq!(reason("redis", t(22, 3, 30), &[], &[m]), None);
     }

@@ -20,8 +20,17 @@
 //!
 //! `since` is a duration back from now (`15m`, `24h`, `7d`), an RFC 3339 time, or
 //! milliseconds since the epoch.
+//!
+//! The API knows the daemon only through [`Handle`]: it reads history from the store and
+//! the journal itself, and asks the handle for the live view, `/metrics`, reloads and to
+//! hear about silence changes. Request and response types ([`types`]) are shared with the
+//! CLI. It must never depend on the daemon, config, the sandbox or notify crates.
 
-pub mod metrics;
+pub mod handle;
+pub mod types;
+
+pub use handle::Handle;
+pub use types::{CheckView, NewSilence, ReloadOutcome};
 
 use std::sync::Arc;
 
@@ -30,11 +39,13 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 
-use crate::daemon::Daemon;
-use crate::daemon::live::CheckLive;
+use picket_store::Store;
+use picket_store::journal::Journal;
+
+type Daemon = dyn Handle;
 
 pub fn router(daemon: Arc<Daemon>) -> Router {
     Router::new()
@@ -67,12 +78,10 @@ impl IntoResponse for ApiError {
 type ApiResult<T> = Result<T, ApiError>;
 
 async fn metrics_page(State(d): State<Arc<Daemon>>) -> Response {
-    let bytes = d.shared.store.as_ref().map(|s| s.size_bytes());
     // Rendered on a blocking thread (it takes the check lock in turns) and streamed.
     let (tx, rx) = tokio::sync::mpsc::channel::<String>(2);
-    let shared = d.shared.clone();
     tokio::task::spawn_blocking(move || {
-        metrics::render_into(&shared, bytes, &mut |chunk| {
+        d.render_metrics(&mut |chunk| {
             // The scraper went away: the rest is not needed.
             let _ = tx.blocking_send(chunk);
         })
@@ -86,110 +95,27 @@ async fn metrics_page(State(d): State<Arc<Daemon>>) -> Response {
 }
 
 async fn healthz(State(d): State<Arc<Daemon>>) -> Json<serde_json::Value> {
-    let config = d.shared.config.lock().expect("lock").clone();
     Json(json!({
         "status": "ok",
-        "checks": d.shared.checks.lock().expect("lock").len(),
-        "uptime_s": (chrono::Utc::now() - d.shared.started).num_seconds(),
-        "config_ok": config.last_reload.as_ref().is_none_or(|r| r.ok),
+        "checks": d.check_names().len(),
+        "uptime_s": (chrono::Utc::now() - d.started()).num_seconds(),
+        "config_ok": d.config_ok(),
     }))
 }
 
-#[derive(Serialize)]
-struct CheckView {
-    name: String,
-    plugin: String,
-    target: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    description: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    runbook: Option<String>,
-    /// `alert.route`, when the check names its own.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    route: Option<String>,
-    /// The recovery action, if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    recover: Option<String>,
-    /// Until when failures are not counted (a recovery action ran; its recheck is due then).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    recovery_grace_until: Option<chrono::DateTime<chrono::Utc>>,
-    schedule: String,
-    file: String,
-    line: usize,
-    phase: &'static str,
-    flapping: bool,
-    status: Option<crate::result::Status>,
-    severity: Option<crate::result::Status>,
-    incident: Option<u64>,
-    inhibited: bool,
-    depends_on: Vec<String>,
-    consecutive_failures: u32,
-    consecutive_successes: u32,
-    since: Option<chrono::DateTime<chrono::Utc>>,
-    last_run: Option<chrono::DateTime<chrono::Utc>>,
-    duration_ms: Option<f64>,
-    summary: String,
-    metrics: Vec<crate::result::Metric>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    failure: Option<&'static str>,
-    runs: u64,
-    failures: u64,
-    skipped: u64,
-}
-
-fn view(c: &CheckLive, grace: Option<chrono::DateTime<chrono::Utc>>) -> CheckView {
-    let s = &c.spec;
-    CheckView {
-        name: s.name.clone(),
-        plugin: s.plugin_name.clone(),
-        target: s.secrets.scrub(&s.target),
-        description: s.description.clone(),
-        runbook: s.runbook.clone(),
-        route: s.route.clone(),
-        recover: s.recover.as_ref().map(|r| r.action.describe()),
-        recovery_grace_until: grace.filter(|g| *g > chrono::Utc::now()),
-        schedule: s.schedule.describe(),
-        file: s.file.display().to_string(),
-        line: s.line,
-        // Flapping is reported as a state of its own; `flapping` says the same as a flag.
-        phase: if c.state.flapping { "flapping" } else { c.state.phase.as_str() },
-        flapping: c.state.flapping,
-        status: c.state.status,
-        severity: c.state.severity,
-        incident: c.state.incident,
-        inhibited: c.state.inhibited,
-        depends_on: s.depends_on.clone(),
-        consecutive_failures: c.state.consecutive_failures,
-        consecutive_successes: c.state.consecutive_successes,
-        since: c.state.since,
-        last_run: c.state.last_run,
-        duration_ms: c.last.as_ref().map(|l| l.duration.as_secs_f64() * 1000.0),
-        summary: c.state.summary.clone(),
-        metrics: c.last.as_ref().map(|l| l.metrics.clone()).unwrap_or_default(),
-        failure: c.last.as_ref().and_then(|l| l.failure),
-        runs: c.state.runs,
-        failures: c.state.failures,
-        skipped: c.skipped,
-    }
-}
-
 async fn list_checks(State(d): State<Arc<Daemon>>) -> Json<serde_json::Value> {
-    let grace = d.shared.grace.lock().expect("lock").clone();
-    let checks: Vec<CheckView> =
-        d.shared.checks.lock().expect("lock").values().map(|c| view(c, grace.get(&c.spec.name).copied())).collect();
-    Json(json!({ "checks": checks }))
+    Json(json!({ "checks": d.checks() }))
 }
 
 fn not_found(d: &Daemon, name: &str) -> ApiError {
-    let checks = d.shared.checks.lock().expect("lock");
-    let hint = crate::text::closest(name, checks.keys().map(String::as_str)).map(|c| format!("; did you mean {c:?}?")).unwrap_or_default();
+    let names = d.check_names();
+    let hint =
+        picket_core::text::closest(name, names.iter().map(String::as_str)).map(|c| format!("; did you mean {c:?}?")).unwrap_or_default();
     ApiError(StatusCode::NOT_FOUND, format!("no check named {name:?}{hint}"))
 }
 
 async fn one_check(State(d): State<Arc<Daemon>>, Path(name): Path<String>) -> ApiResult<Json<CheckView>> {
-    let grace = d.shared.grace.lock().expect("lock").get(&name).copied();
-    let found = d.shared.checks.lock().expect("lock").get(&name).map(|c| view(c, grace));
-    found.map(Json).ok_or_else(|| not_found(&d, &name))
+    d.check(&name).map(Json).ok_or_else(|| not_found(&*d, &name))
 }
 
 #[derive(Deserialize)]
@@ -200,9 +126,9 @@ struct HistoryQuery {
 
 /// `since` as milliseconds since the epoch.
 fn parse_since(text: Option<&str>, default: std::time::Duration) -> ApiResult<i64> {
-    let now = crate::store::now_ms();
+    let now = picket_store::now_ms();
     let Some(t) = text.map(str::trim).filter(|t| !t.is_empty()) else { return Ok(now - default.as_millis() as i64) };
-    if let Ok(d) = crate::units::parse_duration(t) {
+    if let Ok(d) = picket_core::units::parse_duration(t) {
         return Ok(now - d.as_millis() as i64);
     }
     if let Ok(at) = chrono::DateTime::parse_from_rfc3339(t) {
@@ -217,15 +143,15 @@ fn parse_since(text: Option<&str>, default: std::time::Duration) -> ApiResult<i6
     ))
 }
 
-fn store(d: &Daemon) -> ApiResult<Arc<crate::store::Store>> {
-    d.shared.store.clone().ok_or_else(|| ApiError(StatusCode::SERVICE_UNAVAILABLE, "history is off (--no-store)".into()))
+fn store(d: &Daemon) -> ApiResult<Arc<Store>> {
+    d.store().ok_or_else(|| ApiError(StatusCode::SERVICE_UNAVAILABLE, "history is off (--no-store)".into()))
 }
 
 fn known(d: &Daemon, name: &str) -> ApiResult<()> {
-    if d.shared.checks.lock().expect("lock").contains_key(name) { Ok(()) } else { Err(not_found(d, name)) }
+    if d.check_names().iter().any(|n| n == name) { Ok(()) } else { Err(not_found(d, name)) }
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, crate::store::StoreError> + Send + 'static) -> ApiResult<T> {
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, picket_store::StoreError> + Send + 'static) -> ApiResult<T> {
     match tokio::task::spawn_blocking(f).await {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
@@ -238,13 +164,13 @@ async fn results(
     Path(name): Path<String>,
     Query(q): Query<HistoryQuery>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    known(&d, &name)?;
+    known(&*d, &name)?;
     let since = parse_since(q.since.as_deref(), std::time::Duration::from_secs(3600))?;
     let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
-    let store = store(&d)?;
+    let store = store(&*d)?;
     let n = name.clone();
     let rows = blocking(move || store.results(&n, since, limit)).await?;
-    Ok(Json(json!({ "check": name, "since": crate::store::ms_to_rfc3339(since), "results": rows })))
+    Ok(Json(json!({ "check": name, "since": picket_store::ms_to_rfc3339(since), "results": rows })))
 }
 
 async fn rollups(
@@ -252,12 +178,12 @@ async fn rollups(
     Path(name): Path<String>,
     Query(q): Query<HistoryQuery>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    known(&d, &name)?;
+    known(&*d, &name)?;
     let since = parse_since(q.since.as_deref(), std::time::Duration::from_secs(7 * 86400))?;
-    let store = store(&d)?;
+    let store = store(&*d)?;
     let n = name.clone();
     let rows = blocking(move || store.rollups(&n, since)).await?;
-    Ok(Json(json!({ "check": name, "since": crate::store::ms_to_rfc3339(since), "rollups": rows })))
+    Ok(Json(json!({ "check": name, "since": picket_store::ms_to_rfc3339(since), "rollups": rows })))
 }
 
 #[derive(Deserialize)]
@@ -273,16 +199,16 @@ async fn forecast(
     Path(name): Path<String>,
     Query(q): Query<ForecastQuery>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    known(&d, &name)?;
+    known(&*d, &name)?;
     let window = match q.window.as_deref() {
         None => std::time::Duration::from_secs(7 * 86400),
-        Some(w) => crate::units::parse_duration(w).map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("window: {e}")))?,
+        Some(w) => picket_core::units::parse_duration(w).map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("window: {e}")))?,
     };
-    let now = crate::store::now_ms();
-    let store = store(&d)?;
+    let now = picket_store::now_ms();
+    let store = store(&*d)?;
     let (n, metric) = (name.clone(), q.metric.clone());
     let points = blocking(move || store.series(&n, &metric, now - window.as_millis() as i64)).await?;
-    let Some(fit) = crate::forecast::least_squares(&points) else {
+    let Some(fit) = picket_core::forecast::least_squares(&points) else {
         return Err(ApiError(
             StatusCode::UNPROCESSABLE_ENTITY,
             format!("not enough history of {:?} for a trend ({} points in the window)", q.metric, points.len()),
@@ -295,7 +221,7 @@ async fn forecast(
         "metric": q.metric,
         "window_s": window.as_secs(),
         "points": fit.points,
-        "from": crate::store::ms_to_rfc3339(fit.t0_ms),
+        "from": picket_store::ms_to_rfc3339(fit.t0_ms),
         "slope_per_day": fit.slope_per_s * 86400.0,
         "now": fit.intercept + fit.slope_per_s * now_s,
         "reaches": q.reaches,
@@ -310,7 +236,7 @@ struct IncidentQuery {
 }
 
 async fn incidents(State(d): State<Arc<Daemon>>, Query(q): Query<IncidentQuery>) -> ApiResult<Json<serde_json::Value>> {
-    let store = store(&d)?;
+    let store = store(&*d)?;
     // Queued writes first, so an incident the API just showed as open is listed.
     let _ = store.flush().await;
     let (open, limit) = (q.open.unwrap_or(false), q.limit.unwrap_or(100).clamp(1, 10_000));
@@ -319,12 +245,11 @@ async fn incidents(State(d): State<Arc<Daemon>>, Query(q): Query<IncidentQuery>)
 }
 
 async fn status(State(d): State<Arc<Daemon>>) -> Json<serde_json::Value> {
-    let config = d.shared.config.lock().expect("lock").clone();
     Json(json!({
         "version": env!("CARGO_PKG_VERSION"),
-        "started": d.shared.started,
-        "store": d.shared.store.as_ref().map(|s| s.path().display().to_string()),
-        "config": config,
+        "started": d.started(),
+        "store": d.store().map(|s| s.path().display().to_string()),
+        "config": d.config_status(),
     }))
 }
 
@@ -334,11 +259,8 @@ async fn reload(State(d): State<Arc<Daemon>>) -> Response {
     (code, Json(outcome)).into_response()
 }
 
-async fn journal<T: Send + 'static>(
-    d: &Daemon,
-    f: impl FnOnce(&crate::store::journal::Journal) -> rusqlite::Result<T> + Send + 'static,
-) -> ApiResult<T> {
-    let j = d.notifier.journal.clone();
+async fn journal<T: Send + 'static>(d: &Daemon, f: impl FnOnce(&Journal) -> rusqlite::Result<T> + Send + 'static) -> ApiResult<T> {
+    let j = d.journal();
     match tokio::task::spawn_blocking(move || f(&j)).await {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
@@ -357,7 +279,7 @@ async fn notifications(State(d): State<Arc<Daemon>>, Query(q): Query<Notificatio
         return Err(ApiError(StatusCode::BAD_REQUEST, format!("state={s:?}: use pending, delivered, failed or suppressed")));
     }
     let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
-    let (rows, counts) = journal(&d, move |j| Ok((j.notifications(q.state.as_deref(), limit)?, j.counts()?))).await?;
+    let (rows, counts) = journal(&*d, move |j| Ok((j.notifications(q.state.as_deref(), limit)?, j.counts()?))).await?;
     let rows: Vec<serde_json::Value> = rows
         .into_iter()
         .map(|r| {
@@ -380,22 +302,13 @@ struct RecoveryQuery {
 
 async fn recoveries(State(d): State<Arc<Daemon>>, Query(q): Query<RecoveryQuery>) -> ApiResult<Json<serde_json::Value>> {
     let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
-    let rows = journal(&d, move |j| j.recoveries(q.check.as_deref(), limit)).await?;
+    let rows = journal(&*d, move |j| j.recoveries(q.check.as_deref(), limit)).await?;
     Ok(Json(json!({ "recoveries": rows })))
 }
 
 async fn silences(State(d): State<Arc<Daemon>>) -> ApiResult<Json<serde_json::Value>> {
-    let rows = journal(&d, |j| j.silences(crate::store::now_ms())).await?;
+    let rows = journal(&*d, |j| j.silences(picket_store::now_ms())).await?;
     Ok(Json(json!({ "silences": rows })))
-}
-
-#[derive(Deserialize)]
-struct NewSilence {
-    check: String,
-    #[serde(rename = "for")]
-    duration: String,
-    reason: String,
-    by: Option<String>,
 }
 
 async fn add_silence(
@@ -405,7 +318,7 @@ async fn add_silence(
     let Json(s) = body.map_err(|e| {
         ApiError(StatusCode::BAD_REQUEST, format!("{e}; send {{\"check\": \"NAME or pattern\", \"for\": \"1h\", \"reason\": \"...\"}}"))
     })?;
-    let d_for = crate::units::parse_duration(&s.duration).map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("for: {e}")))?;
+    let d_for = picket_core::units::parse_duration(&s.duration).map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("for: {e}")))?;
     if d_for.is_zero() || d_for > std::time::Duration::from_secs(90 * 86400) {
         return Err(ApiError(StatusCode::BAD_REQUEST, "for: give a duration from 1s to 90d".into()));
     }
@@ -414,23 +327,23 @@ async fn add_silence(
     }
     // A name (not a pattern) must exist, so a typo does not silence nothing for an hour.
     if !s.check.contains('*') {
-        known(&d, &s.check)?;
+        known(&*d, &s.check)?;
     }
-    let now = crate::store::now_ms();
+    let now = picket_store::now_ms();
     let by = s.by.clone().filter(|b| !b.trim().is_empty()).unwrap_or_else(|| "api".into());
     let until = now + d_for.as_millis() as i64;
     let (check, reason) = (s.check.clone(), s.reason.clone());
-    let silence = journal(&d, move |j| j.add_silence(&check, until, &reason, &by, now)).await?;
+    let silence = journal(&*d, move |j| j.add_silence(&check, until, &reason, &by, now)).await?;
     tracing::info!(check = %silence.check, until = %silence.until, by = %silence.by, "silence added: {}", silence.reason);
-    let _ = d.notifier.msgs.send(crate::daemon::responder::Msg::SilencesChanged);
+    d.silences_changed();
     Ok((StatusCode::CREATED, Json(silence)).into_response())
 }
 
 async fn end_silence(State(d): State<Arc<Daemon>>, Path(id): Path<i64>) -> ApiResult<Json<serde_json::Value>> {
-    let now = crate::store::now_ms();
-    if !journal(&d, move |j| j.end_silence(id, now)).await? {
+    let now = picket_store::now_ms();
+    if !journal(&*d, move |j| j.end_silence(id, now)).await? {
         return Err(ApiError(StatusCode::NOT_FOUND, format!("no silence {id}")));
     }
-    let _ = d.notifier.msgs.send(crate::daemon::responder::Msg::SilencesChanged);
+    d.silences_changed();
     Ok(Json(json!({ "ended": id })))
 }

@@ -221,13 +221,6 @@ fn notify_families(out: &mut String, shared: &Shared) {
     }
 }
 
-/// The whole exposition as one string (tests, small configurations).
-pub fn render(shared: &Shared, store_bytes: Option<u64>) -> String {
-    let mut all = String::new();
-    render_into(shared, store_bytes, &mut |chunk| all.push_str(&chunk));
-    all
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
