@@ -25,10 +25,7 @@ pub use picket_runner::{self as runner, evaluate};
 pub use picket_sandbox::{self as sandbox, engine, plugin};
 pub use picket_store as store;
 
+pub use picket_daemon::{self as daemon, config, events, recovery, schedule};
+
 pub mod cli;
-pub mod config;
-pub mod daemon;
-pub mod events;
 pub mod output;
-pub mod recovery;
-pub mod schedule;

@@ -2,7 +2,7 @@
 //!
 //! | route | what |
 //! |---|---|
-//! | `GET /metrics` | Prometheus exposition ([`metrics`]) |
+//! | `GET /metrics` | Prometheus exposition (rendered by the daemon) |
 //! | `GET /healthz` | the daemon itself: 200 while it runs |
 //! | `GET /api/v1/checks` | every check's current state |
 //! | `GET /api/v1/checks/{name}` | one check |

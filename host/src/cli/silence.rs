@@ -9,7 +9,6 @@
 //! ```
 
 use clap::Args;
-use serde_json::json;
 
 use super::exit;
 
@@ -47,9 +46,14 @@ pub async fn run(args: SilenceArgs) -> u8 {
         http.delete(format!("{base}/api/v1/silences/{id}"))
     } else {
         let by = args.by.clone().or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "cli".into());
-        http.post(format!("{base}/api/v1/silences")).json(&json!({
-            "check": args.check, "for": args.duration, "reason": args.reason, "by": by,
-        }))
+        // clap requires these three unless --list or --end.
+        let silence = crate::api::NewSilence {
+            check: args.check.clone().unwrap_or_default(),
+            duration: args.duration.clone().unwrap_or_default(),
+            reason: args.reason.clone().unwrap_or_default(),
+            by: Some(by),
+        };
+        http.post(format!("{base}/api/v1/silences")).json(&silence)
     };
     let resp = match req.send().await {
         Ok(r) => r,

@@ -12,11 +12,28 @@
 //! it in only if it is valid; checks keep their state by name. SIGTERM/SIGINT stop the
 //! scheduler, give running checks `shutdown_grace`, flush the store and return.
 
+//!
+//! The daemon is the one owner of the live view and every counter ([`live::Shared`]); the
+//! API sees it only through [`handle`]. Nothing upstream (config, sandbox, runner, store,
+//! notify, api) depends on this crate.
+
+pub mod config;
+pub mod events;
 pub mod handle;
 pub mod live;
 pub mod metrics;
+pub mod recovery;
 pub mod responder;
+pub mod schedule;
 pub mod scheduler;
+
+// The crates this one ties together, by the names the modules use.
+pub(crate) use picket_api as api;
+pub(crate) use picket_core::{forecast, result, state, units};
+pub(crate) use picket_notify as notify;
+pub(crate) use picket_runner as runner;
+pub(crate) use picket_sandbox::plugin;
+pub(crate) use picket_store as store;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -28,11 +45,11 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::sync::mpsc;
 
-use crate::config::{self, CheckSpec, DaemonSettings, Plan};
-use crate::daemon::responder::{Notifier, Responder};
+use crate::config::{CheckSpec, DaemonSettings, Plan};
 use crate::forecast::Series;
 use crate::notify::delivery::{Delivery, http_client};
 use crate::plugin::Plugins;
+use crate::responder::{Notifier, Responder};
 use crate::result::CheckResult;
 use crate::runner::Runner;
 use crate::store::Store;

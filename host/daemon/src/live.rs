@@ -135,7 +135,7 @@ pub struct Shared {
     pub grace: Mutex<HashMap<String, DateTime<Utc>>>,
     /// The outbox, silences and recovery attempts.
     pub journal: Arc<crate::store::journal::Journal>,
-    pub notify_stats: Arc<crate::daemon::responder::Stats>,
+    pub notify_stats: Arc<crate::responder::Stats>,
 }
 
 impl Shared {

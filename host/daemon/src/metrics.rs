@@ -6,7 +6,7 @@
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
 
-use crate::daemon::live::{CheckLive, Histogram, Shared};
+use crate::live::{CheckLive, Histogram, Shared};
 use crate::result::Status;
 
 /// Escapes a label value: backslash, double quote and newline.

@@ -16,12 +16,12 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, broadcast, mpsc, watch};
 
 use crate::config::CheckSpec;
-use crate::daemon::live::Shared;
-use crate::daemon::scheduler::Control;
 use crate::events::Event;
+use crate::live::Shared;
 use crate::notify::Value;
 use crate::notify::router::{CheckInfo, Input, NotifyPlan, Outgoing, Router, World};
 use crate::recovery::{Budget, Decision, action};
+use crate::scheduler::Control;
 use crate::store::journal::{Journal, NewNotification, RecoveryRow, Silence};
 use crate::store::now_ms;
 
