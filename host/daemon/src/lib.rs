@@ -148,7 +148,18 @@ impl Daemon {
         let mut restored = match &self.shared.store {
             Some(s) => {
                 let s = s.clone();
-                tokio::task::spawn_blocking(move || s.restore()).await.ok().and_then(Result::ok).map(|r| r.states).unwrap_or_default()
+                match tokio::task::spawn_blocking(move || s.restore()).await {
+                    Ok(Ok(r)) => r.states,
+                    // New checks start fresh; existing ones keep their live state anyway.
+                    Ok(Err(e)) => {
+                        tracing::error!("reload: cannot read stored states, new checks start fresh: {e}");
+                        Default::default()
+                    }
+                    Err(e) => {
+                        tracing::error!("reload: restoring states panicked, new checks start fresh: {e}");
+                        Default::default()
+                    }
+                }
             }
             None => Default::default(),
         };
@@ -305,8 +316,10 @@ pub async fn run(plan: Plan, plugins: Plugins, opts: Options, stop: impl Future<
                 }
                 // Finished notifications and recovery attempts are kept as long as results.
                 let (j, before) = (journal.clone(), crate::store::now_ms() - keep_results.as_millis() as i64);
-                if let Ok(Err(e)) = tokio::task::spawn_blocking(move || j.prune(before)).await {
-                    tracing::warn!("journal maintenance: {e}");
+                match tokio::task::spawn_blocking(move || j.prune(before)).await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => tracing::warn!("journal maintenance: {e}"),
+                    Err(e) => tracing::error!("journal maintenance panicked: {e}"),
                 }
             }
         })

@@ -92,11 +92,28 @@ struct Memory {
 impl Responder {
     pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
         let j = self.journal.clone();
+        // Whatever cannot be read starts empty, loudly: timers are rebuilt by reconcile,
+        // budgets and silences are re-read on their next change.
         let (saved, recoveries, silences) = tokio::task::spawn_blocking(move || {
-            (j.get_meta(ROUTER_KEY).ok().flatten(), j.recoveries(None, 1000).unwrap_or_default(), j.silences(now_ms()).unwrap_or_default())
+            let saved = j.get_meta(ROUTER_KEY).unwrap_or_else(|e| {
+                tracing::error!("cannot read the router's saved timers: {e}");
+                None
+            });
+            let recoveries = j.recoveries(None, 1000).unwrap_or_else(|e| {
+                tracing::error!("cannot read past recovery attempts, the budgets start empty: {e}");
+                Vec::new()
+            });
+            let silences = j.silences(now_ms()).unwrap_or_else(|e| {
+                tracing::error!("cannot read silences, none are in force until the next change: {e}");
+                Vec::new()
+            });
+            (saved, recoveries, silences)
         })
         .await
-        .unwrap_or_default();
+        .unwrap_or_else(|e| {
+            tracing::error!("the responder's start-up read panicked: {e}");
+            Default::default()
+        });
         let source = crate::notify::source();
         let router = match saved.as_deref().map(|s| Router::restore(s, source.clone())) {
             Some(Ok(r)) => r,
@@ -173,8 +190,10 @@ impl Responder {
 
     async fn reload_silences(&self, mem: &mut Memory) {
         let j = self.journal.clone();
-        if let Ok(Ok(s)) = tokio::task::spawn_blocking(move || j.silences(now_ms())).await {
-            mem.silences = s;
+        match tokio::task::spawn_blocking(move || j.silences(now_ms())).await {
+            Ok(Ok(s)) => mem.silences = s,
+            Ok(Err(e)) => tracing::error!("cannot re-read silences, the previous ones stay in force: {e}"),
+            Err(e) => tracing::error!("re-reading silences panicked: {e}"),
         }
     }
 
@@ -279,7 +298,11 @@ impl Responder {
                 output: format!("{attempts} attempts for this incident; budget spent"),
             };
             let j = self.journal.clone();
-            let _ = tokio::task::spawn_blocking(move || j.record_recovery(&row, now_ms())).await;
+            match tokio::task::spawn_blocking(move || j.record_recovery(&row, now_ms())).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::error!(check = %check, incident, "cannot record that recovery gave up: {e}"),
+                Err(e) => tracing::error!(check = %check, incident, "recording that recovery gave up panicked: {e}"),
+            }
             out.extend(mem.router.handle(Input::GaveUp { check, incident, attempts, at: now }, &w));
         }
         mem.dirty = true;

@@ -154,10 +154,18 @@ mod tests {
     #[tokio::test]
     async fn commands_get_a_minimal_environment_and_their_output_is_capped() {
         let http = reqwest::Client::new();
-        // SAFETY: single-threaded at this point of the test; the variable must not leak.
-        unsafe { std::env::set_var("PICKET_TEST_LEAK", "secret") };
+        // A variable of this process's own (HOME, CARGO_PKG_NAME, …) must not reach the
+        // command. Found, not set: set_var is unsound while other test threads run.
+        let (leak, _) = std::env::vars()
+            .find(|(k, v)| {
+                !v.is_empty()
+                    && !["PATH", "LANG"].contains(&k.as_str())
+                    && !k.starts_with("PICKET_")
+                    && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            })
+            .expect("the test process has some environment");
         let o = run(
-            &sh("echo \"[$PICKET_TEST_LEAK][$PICKET_CHECK]\"; env | wc -l"),
+            &sh(&format!("echo \"[${{{leak}}}][$PICKET_CHECK]\"; env | wc -l")),
             Duration::from_secs(5),
             &[("PICKET_CHECK", "api".into())],
             &http,
