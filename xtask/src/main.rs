@@ -8,6 +8,8 @@
 //!   loop: the gates and every test that needs no server process or plugin toolchain,
 //!   with nothing installed.
 //! - `bench`: the benchmarks whose figures go in BENCHMARKS.md.
+//! - `cycles`: no module of a host crate reaches a sibling that reaches back (crates
+//!   cannot form cycles at all: cargo refuses them). Part of the gates.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -17,6 +19,8 @@ use std::thread;
 
 use anyhow::{Context, Result, bail};
 
+mod cycles;
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
@@ -24,8 +28,9 @@ fn main() -> ExitCode {
         Some("test") => test(&args[1..]),
         Some("bench") => bench(&args[1..]),
         Some("setup") => setup().map(|_| ExitCode::SUCCESS),
+        Some("cycles") => cycles::check(&root()),
         _ => {
-            eprintln!("usage: cargo xtask <demo|test|bench|setup> [args...]");
+            eprintln!("usage: cargo xtask <demo|test|bench|setup|cycles> [args...]");
             Ok(ExitCode::from(64))
         }
     };
@@ -194,6 +199,9 @@ fn gates() -> Result<()> {
         c
     };
     run(cargo().args(["fmt", "--all", "--check"])).context("cargo fmt: run `cargo fmt --all`")?;
+    if cycles::check(&root())? != ExitCode::SUCCESS {
+        bail!("module cycles (see above)");
+    }
     run(cargo().args(["clippy", "--quiet", "--workspace", "--all-targets", "--", "-D", "warnings"])).context("clippy")?;
     run(cargo().args(["doc", "--quiet", "--no-deps", "--workspace"]).env("RUSTDOCFLAGS", "-D warnings")).context("rustdoc")
 }

@@ -121,6 +121,16 @@ pub struct ConfigStatus {
     pub last_reload: Option<ReloadOutcome>,
 }
 
+/// Notification and recovery counters for /metrics (the responder and delivery count,
+/// the live view owns them).
+#[derive(Debug, Default)]
+pub struct NotifyStats {
+    pub delivery: Arc<crate::notify::delivery::Stats>,
+    /// Recovery attempts by (check, outcome).
+    pub recoveries: Mutex<BTreeMap<(String, &'static str), u64>>,
+    pub gave_up: Mutex<BTreeMap<String, u64>>,
+}
+
 pub struct Shared {
     pub checks: Mutex<BTreeMap<String, CheckLive>>,
     pub counters: Counters,
@@ -135,7 +145,7 @@ pub struct Shared {
     pub grace: Mutex<HashMap<String, DateTime<Utc>>>,
     /// The outbox, silences and recovery attempts.
     pub journal: Arc<crate::store::journal::Journal>,
-    pub notify_stats: Arc<crate::responder::Stats>,
+    pub notify_stats: Arc<NotifyStats>,
 }
 
 impl Shared {

@@ -8,8 +8,7 @@
 //!                      └──────────────────────────────────────────────────────────────────────┘
 //! ```
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -17,22 +16,13 @@ use tokio::sync::{Notify, broadcast, mpsc, watch};
 
 use crate::config::CheckSpec;
 use crate::events::Event;
-use crate::live::Shared;
+use crate::live::{NotifyStats as Stats, Shared};
 use crate::notify::Value;
 use crate::notify::router::{CheckInfo, Input, NotifyPlan, Outgoing, Router, World};
 use crate::recovery::{Budget, Decision, action};
 use crate::scheduler::Control;
 use crate::store::journal::{Journal, NewNotification, RecoveryRow, Silence};
 use crate::store::now_ms;
-
-/// Notification and recovery counters for /metrics.
-#[derive(Debug, Default)]
-pub struct Stats {
-    pub delivery: Arc<crate::notify::delivery::Stats>,
-    /// Recovery attempts by (check, outcome).
-    pub recoveries: Mutex<BTreeMap<(String, &'static str), u64>>,
-    pub gave_up: Mutex<BTreeMap<String, u64>>,
-}
 
 /// Messages to the responder from outside the event stream.
 #[derive(Debug)]
