@@ -149,7 +149,7 @@ impl Store {
             }
             Some(_) => {}
             None => {
-                writer_conn.execute("INSERT INTO meta (key, value) VALUES ('schema', ?1)", [schema::VERSION.to_string()]).map_err(sql)?;
+                writer_conn.execute("INSERT INTO meta (key, value) VALUES ('schema', ?1)", [schema::CREATED.to_string()]).map_err(sql)?;
             }
         }
         let reader = open_conn(path).map_err(sql)?;
@@ -463,6 +463,81 @@ mod tests {
         assert_eq!(series.last().unwrap().1, 220.0);
         assert_eq!(series.len(), 2 + 20);
         assert!(series.windows(2).all(|w| w[0].0 < w[1].0));
+    }
+
+    fn schema_mark(store: &Store) -> String {
+        store.read(|c| c.query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| r.get(0))).unwrap()
+    }
+
+    #[tokio::test]
+    async fn rollups_keep_metric_names_with_ids_beyond_u16() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("m.db")).unwrap();
+        let base = 480_000 * HOUR;
+        // One result with 65,536 metrics, each valued at its own number: with "duration",
+        // maintenance interns 65,537 names in its one transaction ("duration" is id 1,
+        // m00000 id 2, ..., m65535 id 65,537), so the last ones no longer fit a u16.
+        let metrics = (0..65_536).map(|i| Metric { name: format!("m{i:05}"), value: i as f64, unit: String::new() }).collect();
+        store.record(&CheckResult { metrics, ..result("many", Status::Ok, 0.0) }, base + 60_000);
+        store.flush().await.unwrap();
+        assert_eq!(schema_mark(&store), "1");
+        store.maintain(base + HOUR + 60_000, Duration::from_secs(60), Duration::from_secs(86400 * 30)).await.unwrap();
+        let id: i64 = store.read(|c| c.query_row("SELECT id FROM metric_names WHERE name = 'm65535'", [], |r| r.get(0))).unwrap();
+        assert!(id > 65_535, "m65535 has id {id}");
+        let rollups = store.rollups("many", base).unwrap();
+        assert_eq!(rollups.len(), 65_537);
+        assert!(rollups.iter().any(|r| r.metric == "duration"));
+        // Every metric reads back under its own name: a wrapped id would put m65535's
+        // value (id 65,537, as u16 1) under "duration".
+        for r in rollups.iter().filter(|r| r.metric != "duration") {
+            let own: f64 = r.metric[1..].parse().unwrap();
+            assert_eq!((r.n, r.min, r.avg, r.max, r.p95), (1, own, own, own, own), "metric {}", r.metric);
+        }
+        assert_eq!(rollups.iter().find(|r| r.metric == "m65535").unwrap().max, 65_535.0);
+        // The series a forecast reads finds it by the same id.
+        assert_eq!(store.series("many", "m65535", base).unwrap(), [(base + HOUR / 2, 65_535.0)]);
+        // An older picket would misread the wide row, so the store now says it is newer.
+        assert_eq!(schema_mark(&store), "2");
+    }
+
+    #[tokio::test]
+    async fn first_format_rollup_rows_still_read_beside_wide_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("o.db")).unwrap();
+        let base = 480_000 * HOUR;
+        // Hour 0 as picket wrote it before wide ids: per metric a u16 id, a u32 count and
+        // min, avg, max, p95 as f32, little-endian, no header.
+        let mut blob = Vec::new();
+        for (id, v) in [(1u16, 0.5f32), (2, 42.0)] {
+            blob.extend_from_slice(&id.to_le_bytes());
+            blob.extend_from_slice(&3u32.to_le_bytes());
+            for _ in 0..4 {
+                blob.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        store
+            .read(|c| {
+                c.execute("INSERT INTO checks (id, name) VALUES (1, 'old')", [])?;
+                c.execute("INSERT INTO metric_names (id, name) VALUES (1, 'duration'), (2, 'used'), (70000, 'late')", [])?;
+                c.execute("INSERT INTO hours VALUES (1, ?1, 3, 0, 0, 0, ?2)", params![base / HOUR, blob])
+            })
+            .unwrap();
+        // Hour 1 is rolled up now, with "late" (id 70,000): a wide row.
+        let late = CheckResult {
+            metrics: vec![Metric { name: "late".into(), value: 7.0, unit: String::new() }],
+            ..result("old", Status::Ok, 0.0)
+        };
+        store.record(&late, base + HOUR + 60_000);
+        store.maintain(base + 2 * HOUR + 60_000, Duration::from_secs(86400), Duration::from_secs(86400 * 30)).await.unwrap();
+        let wide: Vec<u8> =
+            store.read(|c| c.query_row("SELECT metrics FROM hours WHERE hour = ?1", [base / HOUR + 1], |r| r.get(0))).unwrap();
+        assert_eq!((wide.len(), wide[0]), (1 + 2 * 24, 2));
+        let rollups = store.rollups("old", base).unwrap();
+        let got: Vec<(i64, &str, i64, f64)> =
+            rollups.iter().map(|r| ((r.hour.timestamp_millis() - base) / HOUR, r.metric.as_str(), r.n, r.max)).collect();
+        assert_eq!(got[..3], [(0, "duration", 3, 0.5), (0, "used", 3, 42.0), (1, "duration", 1, f64::from(0.002f32))]);
+        assert_eq!(got[3], (1, "late", 1, 7.0));
+        assert_eq!(store.series("old", "used", base).unwrap(), [(base + HOUR / 2, 42.0)]);
     }
 
     #[tokio::test]

@@ -8,6 +8,8 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
+use super::schema;
+
 const HOUR_MS: i64 = 3_600_000;
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
@@ -29,7 +31,7 @@ struct Hour {
 /// One metric's summary of one hour, as packed into `hours.metrics`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Packed {
-    pub name_id: u16,
+    pub name_id: u32,
     pub n: u32,
     pub min: f32,
     pub avg: f32,
@@ -37,14 +39,32 @@ pub struct Packed {
     pub p95: f32,
 }
 
-const PACKED_LEN: usize = 2 + 4 + 4 * 4;
+/// Everything after the name id: n, then min, avg, max and p95.
+const BODY_LEN: usize = 4 + 4 * 4;
+/// A record of the first format: a u16 name id.
+const NARROW_LEN: usize = 2 + BODY_LEN;
+/// A record of the wide format: a u32 name id.
+const WIDE_LEN: usize = 4 + BODY_LEN;
+/// The first byte of a wide blob. A blob of the first format has no header and is a whole
+/// number of 22-byte records, so its length is even; a wide blob is this byte and 24-byte
+/// records, so its length is odd. The two can never be mistaken for each other.
+const WIDE: u8 = 2;
 
-/// Little-endian, 22 bytes per metric. f32 keeps 7 significant digits: more than any
-/// check measures, at half the bytes of SQLite's REAL.
+/// Little-endian. f32 keeps 7 significant digits: more than any check measures, at half
+/// the bytes of SQLite's REAL. While every name id fits in a u16 (a store with at most
+/// 65,535 metric names, which is nearly all of them) a blob is the first format: 22 bytes
+/// per metric, no header, readable by any picket. Otherwise it is [`WIDE`] and then 24
+/// bytes per metric with a u32 id (see `schema::WIDE_IDS`).
 pub fn pack(metrics: &[Packed]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(metrics.len() * PACKED_LEN);
+    let narrow = metrics.iter().all(|m| u16::try_from(m.name_id).is_ok());
+    let mut out = Vec::with_capacity(1 + metrics.len() * WIDE_LEN);
+    if !narrow {
+        out.push(WIDE);
+    }
     for m in metrics {
-        out.extend_from_slice(&m.name_id.to_le_bytes());
+        // Little-endian, so a u16 is the first two bytes of the same u32.
+        let id = m.name_id.to_le_bytes();
+        out.extend_from_slice(if narrow { &id[..2] } else { &id });
         out.extend_from_slice(&m.n.to_le_bytes());
         for v in [m.min, m.avg, m.max, m.p95] {
             out.extend_from_slice(&v.to_le_bytes());
@@ -53,27 +73,45 @@ pub fn pack(metrics: &[Packed]) -> Vec<u8> {
     out
 }
 
-pub fn unpack(blob: &[u8]) -> Vec<Packed> {
-    blob.chunks_exact(PACKED_LEN)
-        .map(|c| {
-            let f = |i: usize| f32::from_le_bytes([c[i], c[i + 1], c[i + 2], c[i + 3]]);
-            Packed {
-                name_id: u16::from_le_bytes([c[0], c[1]]),
-                n: u32::from_le_bytes([c[2], c[3], c[4], c[5]]),
-                min: f(6),
-                avg: f(10),
-                max: f(14),
-                p95: f(18),
-            }
-        })
-        .collect()
+/// Whether [`pack`] writes `metrics` in the wide format.
+fn is_wide(metrics: &[Packed]) -> bool {
+    metrics.iter().any(|m| u16::try_from(m.name_id).is_err())
 }
 
-/// Metric names by id, as interned in `metric_names`.
-pub fn metric_names(conn: &rusqlite::Connection) -> rusqlite::Result<HashMap<u16, String>> {
+/// Reads either format. A blob that is neither (never written by any picket) reads as no
+/// metrics rather than as metrics under guessed names.
+pub fn unpack(blob: &[u8]) -> Vec<Packed> {
+    let body = |name_id: u32, c: &[u8]| {
+        let f = |i: usize| f32::from_le_bytes([c[i], c[i + 1], c[i + 2], c[i + 3]]);
+        Packed { name_id, n: u32::from_le_bytes([c[0], c[1], c[2], c[3]]), min: f(4), avg: f(8), max: f(12), p95: f(16) }
+    };
+    match blob.split_first() {
+        Some((&WIDE, rest)) if rest.len().is_multiple_of(WIDE_LEN) => {
+            rest.chunks_exact(WIDE_LEN).map(|c| body(u32::from_le_bytes([c[0], c[1], c[2], c[3]]), &c[4..])).collect()
+        }
+        _ if blob.len().is_multiple_of(NARROW_LEN) => {
+            blob.chunks_exact(NARROW_LEN).map(|c| body(u16::from_le_bytes([c[0], c[1]]).into(), &c[2..])).collect()
+        }
+        _ => {
+            tracing::warn!(bytes = blob.len(), header = blob.first().copied(), "unreadable rollup row skipped");
+            Vec::new()
+        }
+    }
+}
+
+/// Metric names by id, as interned in `metric_names`. An id beyond u32 (four billion
+/// names) is never packed, so it is left out rather than truncated onto another name.
+pub fn metric_names(conn: &rusqlite::Connection) -> rusqlite::Result<HashMap<u32, String>> {
     let mut stmt = conn.prepare_cached("SELECT id, name FROM metric_names")?;
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)? as u16, r.get::<_, String>(1)?)))?;
-    rows.collect()
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+    let mut names = HashMap::new();
+    for row in rows {
+        let (id, name) = row?;
+        if let Ok(id) = u32::try_from(id) {
+            names.insert(id, name);
+        }
+    }
+    Ok(names)
 }
 
 pub fn run(conn: &mut Connection, now_ms: i64, keep_results: Duration, keep_rollups: Duration) -> rusqlite::Result<Maintenance> {
@@ -93,16 +131,23 @@ pub fn run(conn: &mut Connection, now_ms: i64, keep_results: Duration, keep_roll
         let mut put = tx.prepare_cached(
             "INSERT OR REPLACE INTO hours (check_id, hour, ok, warning, critical, unknown, metrics) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?;
-        let mut name_ids: HashMap<String, u16> = metric_names(&tx)?.into_iter().map(|(id, n)| (n, id)).collect();
-        let mut intern = |tx: &rusqlite::Transaction<'_>, name: &str| -> rusqlite::Result<u16> {
+        let mut name_ids: HashMap<String, u32> = metric_names(&tx)?.into_iter().map(|(id, n)| (n, id)).collect();
+        // None for a name whose id does not fit a u32: such a metric is not rolled up at all,
+        // because a truncated id would be another metric's.
+        let mut intern = |tx: &rusqlite::Transaction<'_>, name: &str| -> rusqlite::Result<Option<u32>> {
             if let Some(id) = name_ids.get(name) {
-                return Ok(*id);
+                return Ok(Some(*id));
             }
-            tx.execute("INSERT OR IGNORE INTO metric_names (name) VALUES (?1)", [name])?;
-            let id: i64 = tx.query_row("SELECT id FROM metric_names WHERE name = ?1", [name], |r| r.get(0))?;
-            name_ids.insert(name.to_string(), id as u16);
-            Ok(id as u16)
+            tx.prepare_cached("INSERT OR IGNORE INTO metric_names (name) VALUES (?1)")?.execute([name])?;
+            let id: i64 = tx.prepare_cached("SELECT id FROM metric_names WHERE name = ?1")?.query_row([name], |r| r.get(0))?;
+            let Ok(id) = u32::try_from(id) else {
+                tracing::error!(metric = name, id, "metric name id beyond u32; this metric is left out of rollups");
+                return Ok(None);
+            };
+            name_ids.insert(name.to_string(), id);
+            Ok(Some(id))
         };
+        let mut wide_marked = false;
         let mut first = i64::MAX;
         for &id in &checks {
             // From where the last run stopped; on the first run, from the oldest result.
@@ -134,19 +179,29 @@ pub fn run(conn: &mut Connection, now_ms: i64, keep_results: Duration, keep_roll
             for (hour, h) in hours {
                 let mut packed = Vec::with_capacity(h.metrics.len());
                 for (metric, mut values) in h.metrics {
+                    let Some(name_id) = intern(&tx, &metric)? else { continue };
                     values.sort_by(f64::total_cmp);
                     let n = values.len();
                     let avg = values.iter().sum::<f64>() / n as f64;
                     // Nearest-rank 95th percentile.
                     let p95 = values[((0.95 * n as f64).ceil() as usize).clamp(1, n) - 1];
                     packed.push(Packed {
-                        name_id: intern(&tx, &metric)?,
+                        name_id,
                         n: n as u32,
                         min: values[0] as f32,
                         avg: avg as f32,
                         max: values[n - 1] as f32,
                         p95: p95 as f32,
                     });
+                }
+                if is_wide(&packed) && !wide_marked {
+                    // An older picket would read this row's ids as u16s: raise the store's
+                    // schema so it refuses the store instead.
+                    tx.execute(
+                        "UPDATE meta SET value = ?1 WHERE key = 'schema' AND CAST(value AS INTEGER) < ?2",
+                        params![schema::WIDE_IDS.to_string(), schema::WIDE_IDS],
+                    )?;
+                    wide_marked = true;
                 }
                 let [ok, warning, critical, unknown] = h.counts;
                 put.execute(params![id, hour, ok, warning, critical, unknown, pack(&packed)])?;
@@ -168,13 +223,52 @@ pub fn run(conn: &mut Connection, now_ms: i64, keep_results: Duration, keep_roll
 }
 
 #[cfg(test)]
-#[test]
-fn packing_round_trips() {
-    let m = [
-        Packed { name_id: 3, n: 120, min: 0.001, avg: 0.0125, max: 1.5, p95: 0.9 },
-        Packed { name_id: 65535, n: 1, min: 9.5e8, avg: 9.5e8, max: 9.5e8, p95: 9.5e8 },
-    ];
-    let blob = pack(&m);
-    assert_eq!(blob.len(), 44);
-    assert_eq!(unpack(&blob), m);
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packing_round_trips() {
+        let m = [
+            Packed { name_id: 3, n: 120, min: 0.001, avg: 0.0125, max: 1.5, p95: 0.9 },
+            Packed { name_id: 65535, n: 1, min: 9.5e8, avg: 9.5e8, max: 9.5e8, p95: 9.5e8 },
+        ];
+        // Every id fits a u16: the first format, unchanged.
+        let blob = pack(&m);
+        assert_eq!(blob.len(), 44);
+        assert_eq!(unpack(&blob), m);
+    }
+
+    #[test]
+    fn ids_beyond_u16_pack_wide_and_round_trip() {
+        let m = [
+            Packed { name_id: 3, n: 120, min: 0.001, avg: 0.0125, max: 1.5, p95: 0.9 },
+            Packed { name_id: 65_536, n: 7, min: 1.0, avg: 2.0, max: 3.0, p95: 3.0 },
+            Packed { name_id: u32::MAX, n: 1, min: -1.0, avg: -1.0, max: -1.0, p95: -1.0 },
+        ];
+        let blob = pack(&m);
+        assert_eq!(blob.len(), 1 + 3 * 24);
+        assert_eq!(blob[0], WIDE);
+        assert_eq!(unpack(&blob), m);
+    }
+
+    #[test]
+    fn first_format_rows_decode() {
+        // Written byte by byte as picket wrote them before wide ids: u16 id 0xBEEF (48879),
+        // n 5, then min 1.0, avg 2.5, max 4.0, p95 4.0, all little-endian; no header.
+        let mut row = vec![0xEF, 0xBE, 5, 0, 0, 0];
+        for v in [1.0f32, 2.5, 4.0, 4.0] {
+            row.extend_from_slice(&v.to_le_bytes());
+        }
+        let blob = [row.clone(), row].concat();
+        let p = Packed { name_id: 48_879, n: 5, min: 1.0, avg: 2.5, max: 4.0, p95: 4.0 };
+        assert_eq!(unpack(&blob), [p, p]);
+    }
+
+    #[test]
+    fn unknown_blobs_read_as_nothing() {
+        // Odd length without the wide header, and a length that is neither format's.
+        assert_eq!(unpack(&[7; 25]), []);
+        assert_eq!(unpack(&[0; 23]), []);
+        assert_eq!(unpack(&[]), []);
+    }
 }

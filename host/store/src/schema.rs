@@ -2,7 +2,19 @@
 //! check's history is one B-tree walk, and retention deletes by primary-key range, which
 //! is why there is no index on time alone.
 
-pub const VERSION: i64 = 1;
+/// The newest schema this build reads. 2: rollup rows may pack metric-name ids as u32s
+/// (`maintain::pack`); the tables are the same as 1's.
+pub const VERSION: i64 = 2;
+
+/// What a new store is marked: the oldest schema that describes it, so that an older picket
+/// can still open it until it holds something that picket would misread.
+pub const CREATED: i64 = 1;
+
+/// What maintenance raises a store to when it first writes a rollup row with a name id
+/// beyond u16 (a store that has interned more than 65,535 metric names). An older picket
+/// would read that row's ids as u16s and attribute its metrics to the wrong names, so it
+/// refuses the store instead.
+pub const WIDE_IDS: i64 = 2;
 
 pub const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS meta (
@@ -29,7 +41,8 @@ CREATE TABLE IF NOT EXISTS results (
 ) WITHOUT ROWID;
 
 -- One row per check and hour (hours since the epoch): status counts, and per metric
--- count/min/avg/max/p95 packed in `metrics` (see store::maintain::pack). One row per
+-- count/min/avg/max/p95 packed in `metrics` (see store::maintain::pack: u16 name ids, or
+-- u32 ones behind a header byte once there are more than 65,535 names). One row per
 -- check-hour rather than per metric-hour: a year of 1,000 checks is 8.8 M rows, not 35 M.
 -- The pseudo-metric "duration" is the run time in seconds.
 CREATE TABLE IF NOT EXISTS hours (
