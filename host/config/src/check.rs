@@ -338,29 +338,7 @@ async fn parse_check<C: Catalog>(
     let schedule = schedule?;
     let retry_every = timing.retry_every(&schedule);
     let grants = Grants::new(grants);
-    // What decides whether a reload changed this check: everything it runs with.
-    let fingerprint = picket_core::text::sha256_hex(
-        format!(
-            "{:?}|{}|{}|{:?}|{:?}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
-            plugin.as_ref().map(|p| p.sha256.clone()).map_err(|f| f.to_string()),
-            target,
-            params_json,
-            thresholds,
-            limits,
-            schedule.describe(),
-            retry_every,
-            timing.alert,
-            depends_on,
-            forecasts,
-            grants,
-            tls,
-            runbook,
-            recover,
-            timing.route,
-        )
-        .as_bytes(),
-    );
-    Some(CheckSpec {
+    let mut spec = CheckSpec {
         name,
         file: doc.path.to_path_buf(),
         line,
@@ -382,8 +360,10 @@ async fn parse_check<C: Catalog>(
         recover,
         depends_on,
         forecasts,
-        fingerprint,
-    })
+        fingerprint: String::new(),
+    };
+    spec.fingerprint = spec.compute_fingerprint();
+    Some(spec)
 }
 
 fn percent_decoded(s: &str) -> String {

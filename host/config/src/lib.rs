@@ -157,6 +157,67 @@ impl Secrets {
 }
 
 impl CheckSpec {
+    /// A hash of everything the check runs with: equal means a reload left it unchanged
+    /// (it keeps its place in the schedule). Built from typed values, not `Debug` text;
+    /// the destructuring names every field, so a new one does not compile until it is
+    /// placed here or among the ones that do not change how the check runs.
+    pub fn compute_fingerprint(&self) -> String {
+        let CheckSpec {
+            // Presentation and bookkeeping: how the check reads, not how it runs.
+            name: _,
+            file: _,
+            line: _,
+            description: _,
+            plugin_name: _,
+            fingerprint: _,
+            // Resolved secrets are inside `params` and the target already.
+            secrets: _,
+            plugin,
+            target,
+            params,
+            thresholds,
+            limits,
+            grants,
+            tls,
+            schedule,
+            retry_every,
+            alert,
+            route,
+            runbook,
+            recover,
+            depends_on,
+            forecasts,
+        } = self;
+        let ms = |d: &Duration| d.as_millis() as u64;
+        let level = |l: &Option<(picket_core::threshold::Range, String)>| l.as_ref().map(|(_, text)| text.clone());
+        let runs = serde_json::json!({
+            "plugin": plugin.as_ref().map(|p| p.sha256.clone()).map_err(|f| f.to_string()),
+            "target": target,
+            "params": params,
+            "thresholds": thresholds.iter().map(|t| (&t.metric, level(&t.warn), level(&t.crit))).collect::<Vec<_>>(),
+            "limits": [ms(&limits.timeout), limits.memory, limits.output as u64],
+            "grants": grants.to_string(),
+            "tls": [tls.ca_file.as_ref().map(|p| p.display().to_string()), Some(tls.insecure.to_string())],
+            "schedule": schedule.describe(),
+            "retry_every": ms(retry_every),
+            "alert": [alert.after as u64, alert.resolve_after as u64, alert.flap_changes as u64, ms(&alert.flap_window)],
+            "route": route,
+            "runbook": runbook,
+            "recover": recover.as_ref().map(|r| {
+                let action = match &r.action {
+                    picket_core::recovery::Action::Run { argv, dir } => serde_json::json!({ "run": argv, "dir": dir }),
+                    picket_core::recovery::Action::Http { url, method, body } => {
+                        serde_json::json!({ "http": url.as_str(), "method": method, "body": body })
+                    }
+                };
+                serde_json::json!({ "action": action, "timing": [ms(&r.recheck_after), ms(&r.within), ms(&r.timeout), r.max as u64] })
+            }),
+            "depends_on": depends_on,
+            "forecasts": forecasts.iter().map(|f| (&f.name, &f.metric, f.reaches, ms(&f.window))).collect::<Vec<_>>(),
+        });
+        picket_core::text::sha256_hex(runs.to_string().as_bytes())
+    }
+
     /// A check with no plugin, for exercising the scheduler and state machine without a
     /// sandbox (its result is whatever the caller makes of [`CheckSpec::synthetic_result`]).
     #[doc(hidden)]

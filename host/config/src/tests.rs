@@ -88,3 +88,26 @@ async fn what_the_catalog_does_not_know_is_an_error_at_its_line() {
     assert!(errors.contains(":6:10: check \"api\", field `plugin`: unknown plugin `prbe`; did you mean `probe`?"), "{errors}");
     assert!(errors.contains(":13:1: check \"db\": unknown field `pth` for plugin `probe`; did you mean `path`?"), "{errors}");
 }
+
+#[tokio::test]
+async fn the_fingerprint_sees_what_runs_and_ignores_how_it_reads() {
+    async fn fingerprint(extra: &str) -> String {
+        let f = file(&format!("[[check]]\nname = \"api\"\nplugin = \"probe\"\ntarget = \"http://localhost:8080/\"\n{extra}"));
+        load(f.path(), &Fake).await.unwrap().checks[0].fingerprint.clone()
+    }
+    let base = fingerprint("").await;
+    assert_eq!(fingerprint("").await, base, "the same file twice");
+    assert_eq!(fingerprint("description = \"the public API\"\n").await, base, "a description changes nothing that runs");
+    for changed in [
+        "path = \"/health\"\n",
+        "timeout = \"3s\"\n",
+        "every = \"10s\"\n",
+        "thresholds = { latency = { warn = \"1s\" } }\n",
+        "alert = { after = 3 }\n",
+        "allow = [\"tcp:db:5432\"]\n",
+        "recover = { run = [\"true\"] }\n",
+        "runbook = \"https://wiki.example.com/api\"\n",
+    ] {
+        assert_ne!(fingerprint(changed).await, base, "{changed}");
+    }
+}

@@ -81,6 +81,8 @@ struct CheckBudget {
     /// Start times of attempts inside the window.
     attempts: VecDeque<DateTime<Utc>>,
     running: bool,
+    /// While an attempt runs: when its timeout plus recheck are over at the latest.
+    running_until: Option<DateTime<Utc>>,
     grace_until: Option<DateTime<Utc>>,
     /// The incident recovery gave up on.
     gave_up: Option<u64>,
@@ -122,6 +124,7 @@ impl Budget {
             EventKind::Resolved { .. } | EventKind::Removed => {
                 b.incident = None;
                 b.gave_up = None;
+                b.grace_until = None;
                 return Decision::Nothing;
             }
             EventKind::IncidentOpened | EventKind::StillFailing { .. } | EventKind::SeverityChanged { .. } => {}
@@ -138,6 +141,7 @@ impl Budget {
             return Decision::GiveUp { attempts };
         }
         b.running = true;
+        b.running_until = Some(e.at + chrono::Duration::from_std(spec.timeout + spec.recheck_after).unwrap_or_default());
         b.attempts.push_back(e.at);
         let n = match &mut b.incident {
             Some((id, n)) if *id == incident => {
@@ -156,7 +160,16 @@ impl Budget {
     pub fn finished(&mut self, check: &str, grace_until: DateTime<Utc>) {
         let b = self.checks.entry(check.to_string()).or_default();
         b.running = false;
+        b.running_until = None;
         b.grace_until = Some(grace_until);
+    }
+
+    /// Until when the check's failures are history rather than strikes: while an attempt
+    /// runs (at most its timeout plus recheck), then until its recheck. The one answer to
+    /// that question; the daemon publishes it for `absorb` and the API.
+    pub fn grace_until(&self, check: &str) -> Option<DateTime<Utc>> {
+        let b = self.checks.get(check)?;
+        if b.running { b.running_until } else { b.grace_until }
     }
 }
 
@@ -201,7 +214,9 @@ mod tests {
         assert_eq!(b.on_event(&ev(EventKind::IncidentOpened, 1, 0, false), &s, false), Decision::Run { attempt: 1 });
         // While it runs, and during the recheck grace, nothing more.
         assert_eq!(b.on_event(&ev(EventKind::StillFailing { failures: 3 }, 1, 5, false), &s, false), Decision::Nothing);
+        assert_eq!(b.grace_until("api"), Some(at(90)), "while running: timeout plus recheck");
         b.finished("api", at(40));
+        assert_eq!(b.grace_until("api"), Some(at(40)), "then the recheck");
         assert_eq!(b.on_event(&ev(EventKind::StillFailing { failures: 3 }, 1, 39, false), &s, false), Decision::Nothing);
         assert_eq!(b.on_event(&ev(EventKind::StillFailing { failures: 3 }, 1, 40, false), &s, false), Decision::Run { attempt: 2 });
         b.finished("api", at(80));
@@ -209,6 +224,7 @@ mod tests {
         assert_eq!(b.on_event(&ev(EventKind::StillFailing { failures: 5 }, 1, 120, false), &s, false), Decision::Nothing, "gives up once");
         // Resolved, then a new incident inside the hour: the budget is still spent.
         b.on_event(&ev(EventKind::Resolved { lasted_s: 1 }, 1, 200, false), &s, false);
+        assert_eq!(b.grace_until("api"), None, "a resolved incident has no grace left");
         assert_eq!(b.on_event(&ev(EventKind::IncidentOpened, 2, 300, false), &s, false), Decision::GiveUp { attempts: 0 });
         // An hour after the first attempt the window has room again.
         b.on_event(&ev(EventKind::Resolved { lasted_s: 1 }, 2, 400, false), &s, false);

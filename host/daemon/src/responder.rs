@@ -195,7 +195,7 @@ impl Responder {
                     self.spec(&check).and_then(|s| s.recover.as_ref().map(|r| r.recheck_after)).unwrap_or(Duration::from_secs(30));
                 let grace_until = ended + chrono::Duration::from_std(recheck).unwrap_or_default();
                 mem.budget.finished(&check, grace_until);
-                self.shared.grace.lock().expect("lock").insert(check.clone(), grace_until);
+                self.publish_grace(&check, &mem.budget);
                 // A little past the grace, so the recheck's result is counted.
                 let at = tokio::time::Instant::now() + recheck + Duration::from_millis(100);
                 let _ = self.ctl.send(Control::RunAt { check: check.clone(), at });
@@ -267,9 +267,7 @@ impl Responder {
                 Decision::GiveUp { attempts } => gave_up = Some(attempts),
             }
         }
-        if matches!(e.kind, crate::events::EventKind::Resolved { .. } | crate::events::EventKind::Removed) {
-            self.shared.grace.lock().expect("lock").remove(&e.check);
-        }
+        self.publish_grace(&e.check, &mem.budget);
         let w = World { now, plan: &plan, silences: &mem.silences };
         let (check, incident) = (e.check.clone(), e.incident.unwrap_or(0));
         let mut out = mem.router.handle(Input::Event(e, info), &w);
@@ -356,11 +354,18 @@ impl Responder {
         out
     }
 
+    /// The budget decides grace; `Shared` carries a copy for `absorb` and the API, written
+    /// only here.
+    fn publish_grace(&self, check: &str, budget: &crate::recovery::Budget) {
+        let mut grace = self.shared.grace.lock().expect("lock");
+        match budget.grace_until(check) {
+            Some(until) => grace.insert(check.to_string(), until),
+            None => grace.remove(check),
+        };
+    }
+
     fn start_recovery(&self, e: &Event, attempt: u32, recover: crate::recovery::RecoverSpec) {
         let (check, incident) = (e.check.clone(), e.incident.unwrap_or(0));
-        // Failures while it runs are not counted; the recheck after it is.
-        let until = self.now() + chrono::Duration::from_std(recover.timeout + recover.recheck_after).unwrap_or_default();
-        self.shared.grace.lock().expect("lock").insert(check.clone(), until);
         tracing::warn!(check = %check, incident, attempt, action = %recover.action.describe(), "running recovery action");
         let (journal, msgs, http, clock) = (self.journal.clone(), self.msgs_tx.clone(), self.http.clone(), self.clock);
         tokio::spawn(async move {
