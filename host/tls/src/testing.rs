@@ -108,6 +108,37 @@ pub async fn handshake(config: Arc<ClientConfig>, addr: SocketAddr) -> io::Resul
     Ok(())
 }
 
+/// The variable naming, in a child started by [`run_with_os_store`], the server to reach.
+const CHILD_ADDR: &str = "PICKET_TLS_TEST_CHILD_ADDR";
+
+/// Runs the test `name` (its full path, e.g. `tests::os_store_child`) of the current test
+/// binary, alone, in a child process whose OS store is only `ca_file` (`SSL_CERT_FILE`,
+/// which rustls-native-certs reads instead of the platform's store) and in which
+/// [`child_addr`] gives `addr`; panics unless that test ran and passed. The variable is
+/// set for the child only, never in this multi-threaded process. Mark the child test
+/// `#[ignore]` so it runs only this way (`--ignored` is passed).
+pub async fn run_with_os_store(name: &str, ca_file: &Path, addr: SocketAddr) {
+    let out = tokio::process::Command::new(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .env("SSL_CERT_FILE", ca_file)
+        .env_remove("SSL_CERT_DIR")
+        .env(CHILD_ADDR, addr.to_string())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{name} failed in the child process:\n{stdout}\n{stderr}");
+    assert!(stdout.contains(&format!("test {name} ... ok")) && stdout.contains("1 passed"), "{name} did not run:\n{stdout}\n{stderr}");
+}
+
+/// In a child started by [`run_with_os_store`]: the server to reach. `None` elsewhere
+/// (e.g. `cargo test -- --ignored`), where the child test should do nothing.
+pub fn child_addr() -> Option<SocketAddr> {
+    let addr = std::env::var(CHILD_ADDR).ok()?;
+    Some(addr.parse().unwrap())
+}
+
 /// Whether a handshake failed because the server's certificate did not verify.
 pub fn is_certificate_error(e: &io::Error) -> bool {
     matches!(e.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()), Some(rustls::Error::InvalidCertificate(_)))

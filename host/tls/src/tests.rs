@@ -1,7 +1,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use super::testing::{TestCa, handshake, https, is_certificate_error};
+use super::testing::{TestCa, child_addr, handshake, https, is_certificate_error, run_with_os_store};
 use super::*;
 
 fn with_ca_file(path: PathBuf) -> TlsOptions {
@@ -77,40 +77,20 @@ fn ca_file_errors_name_the_file() {
     assert_eq!(ca_file_certificates(&bundle).unwrap().len(), 2);
 }
 
-/// Set in the child process [`the_os_store_is_trusted`] starts: the server to reach.
-const CHILD_ADDR: &str = "PICKET_TLS_TEST_CHILD_ADDR";
-
-/// The "OS store" path: the CA only in `SSL_CERT_FILE`, read by rustls-native-certs. The
-/// variable is set for a child process (this test binary, running only
-/// [`os_store_child`]) rather than in this multi-threaded one.
+/// The "OS store" path: the CA only in `SSL_CERT_FILE`, read by rustls-native-certs, in a
+/// child process running [`os_store_child`].
 #[tokio::test]
 async fn the_os_store_is_trusted() {
     let ca = TestCa::generate();
     let dir = tempfile::tempdir().unwrap();
-    let ca_file = ca.write_ca(dir.path());
     let addr = https(&ca).await;
-    let out = tokio::process::Command::new(std::env::current_exe().unwrap())
-        .args(["tests::os_store_child", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
-        .env("SSL_CERT_FILE", &ca_file)
-        .env_remove("SSL_CERT_DIR")
-        .env(CHILD_ADDR, addr.to_string())
-        .kill_on_drop(true)
-        .output()
-        .await
-        .unwrap();
-    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "child failed:\n{stdout}\n{stderr}");
-    assert!(stdout.contains("test tests::os_store_child ... ok") && stdout.contains("1 passed"), "{stdout}\n{stderr}");
+    run_with_os_store("tests::os_store_child", &ca.write_ca(dir.path()), addr).await;
 }
 
 #[tokio::test]
 #[ignore = "run by the_os_store_is_trusted in a child process with SSL_CERT_FILE set"]
 async fn os_store_child() {
-    let Ok(addr) = std::env::var(CHILD_ADDR) else {
-        eprintln!("{CHILD_ADDR} is not set: nothing to do outside the_os_store_is_trusted");
-        return;
-    };
-    let addr: SocketAddr = addr.parse().unwrap();
+    let Some(addr) = child_addr() else { return };
     // SSL_CERT_FILE replaces the platform's store: it holds the test CA only.
     assert_eq!(os_roots().len(), 1);
     handshake(default_config(), addr).await.expect("a CA in the OS store is trusted");
