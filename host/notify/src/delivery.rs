@@ -75,7 +75,8 @@ pub struct Delivery {
 /// The HTTP client every provider shares: no redirects (a webhook that redirects is
 /// misconfigured, and following it could leak the body elsewhere), bounded time.
 pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
+    // The TLS config every picket client uses: OS store plus bundled roots.
+    picket_tls::reqwest_builder()
         .user_agent(concat!("picket/", env!("CARGO_PKG_VERSION")))
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(10))

@@ -16,10 +16,14 @@
 //!
 //! With `tls = "starttls"` the upgrade is required: a server that does not offer it, or
 //! whose certificate does not verify, gets nothing — not even the credentials.
+//!
+//! The relay's certificate is verified against what `picket-tls` trusts for every TLS
+//! client in picket: the OS store, the bundled webpki roots and `ca_file`. lettre 0.11
+//! takes no rustls `ClientConfig`, so it gets those roots as certificates.
 
 use lettre::message::{Mailbox, header::ContentType};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use super::{FieldError, Fields, Notification, Provider, SendContext, SendError, SendFuture};
@@ -38,8 +42,8 @@ pub struct Email {
     from: Mailbox,
     to: Vec<Mailbox>,
     credentials: Option<(String, String)>,
-    /// Extra trusted CA certificates (PEM).
-    ca_pem: Option<Vec<u8>>,
+    /// Extra trusted CA certificates (`ca_file`, read when the channel is parsed).
+    ca_certs: Vec<Certificate>,
 }
 
 impl std::fmt::Debug for Email {
@@ -109,31 +113,37 @@ impl Email {
             (Some(_), None) => return Err(FieldError::new("password", "`username` needs a `password`")),
             (None, Some(_)) => return Err(FieldError::new("username", "`password` needs a `username`")),
         };
-        let ca_pem = match f.opt_str("ca_file")? {
-            Some(path) => {
-                let pem = std::fs::read(&path).map_err(|e| FieldError::new("ca_file", format!("cannot read {path}: {e}")))?;
-                lettre::transport::smtp::client::Certificate::from_pem(&pem)
-                    .map_err(|e| FieldError::new("ca_file", format!("{path} is not a PEM certificate: {e}")))?;
-                Some(pem)
-            }
-            None => None,
-        };
-        if ca_pem.is_some() && security == Security::None {
+        let ca_file = f.opt_str("ca_file")?;
+        if ca_file.is_some() && security == Security::None {
             return Err(FieldError::new("ca_file", "goes with tls = \"starttls\" or \"tls\""));
         }
-        Ok(Email { server, port, security, from, to, credentials, ca_pem })
+        let ca_certs = match ca_file {
+            Some(path) => picket_tls::ca_file_certificates(std::path::Path::new(&path))
+                .map_err(|e| FieldError::new("ca_file", e.to_string()))?
+                .into_iter()
+                .map(|der| certificate(&der).map_err(|e| FieldError::new("ca_file", format!("{path}: {e}"))))
+                .collect::<Result<_, _>>()?,
+            None => Vec::new(),
+        };
+        Ok(Email { server, port, security, from, to, credentials, ca_certs })
+    }
+
+    /// The relay's name and the roots picket-tls trusts: the OS store (loaded once per
+    /// process), the bundled webpki roots (lettre's `WebpkiRoots` store is that same
+    /// crate's list) and `ca_file`.
+    fn tls_parameters(&self, server: &str) -> Result<TlsParameters, SendError> {
+        let mut b = TlsParameters::builder(server.to_string()).certificate_store(CertificateStore::WebpkiRoots);
+        for der in picket_tls::os_roots() {
+            b = b.add_root_certificate(certificate(der).map_err(|e| SendError::fatal(format!("OS certificate store: {e}")))?);
+        }
+        for cert in &self.ca_certs {
+            b = b.add_root_certificate(cert.clone());
+        }
+        b.build_rustls().map_err(|e| SendError::fatal(format!("TLS setup: {e}")))
     }
 
     fn transport(&self) -> Result<AsyncSmtpTransport<Tokio1Executor>, SendError> {
-        let tls = |server: &str| {
-            let mut b = TlsParameters::builder(server.to_string());
-            if let Some(pem) = &self.ca_pem {
-                let cert =
-                    lettre::transport::smtp::client::Certificate::from_pem(pem).map_err(|e| SendError::fatal(format!("ca_file: {e}")))?;
-                b = b.add_root_certificate(cert);
-            }
-            b.build_rustls().map_err(|e| SendError::fatal(format!("TLS setup: {e}")))
-        };
+        let tls = |server: &str| self.tls_parameters(server);
         let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&self.server).port(self.port);
         b = match self.security {
             Security::StartTls => b.tls(Tls::Required(tls(&self.server)?)),
@@ -145,6 +155,10 @@ impl Email {
         }
         Ok(b.timeout(Some(std::time::Duration::from_secs(20))).build())
     }
+}
+
+fn certificate(der: &[u8]) -> Result<Certificate, lettre::transport::smtp::Error> {
+    Certificate::from_der(der.to_vec())
 }
 
 fn is_loopback(host: &str) -> bool {
@@ -173,5 +187,137 @@ impl Provider for Email {
                 Err(e) => Err(SendError::retry(format!("SMTP: {e}"))),
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::net::SocketAddr;
+    use std::sync::{Arc, Mutex};
+
+    use picket_tls::testing::{TestCa, child_addr, run_with_os_store, serve};
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    use super::*;
+
+    /// An SMTP server with implicit TLS (port 465 style) on loopback, presenting `ca`'s
+    /// certificate; returns its address and the messages it accepted.
+    async fn relay(ca: &TestCa) -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
+        let mails = Arc::new(Mutex::new(Vec::new()));
+        let kept = mails.clone();
+        let addr = serve(ca, move |tls| {
+            let mails = kept.clone();
+            async move {
+                let (r, mut w) = tokio::io::split(tls);
+                let mut lines = BufReader::new(r).lines();
+                let mut data: Option<String> = None;
+                let _ = w.write_all(b"220 localhost ESMTP test\r\n").await;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if let Some(d) = &mut data {
+                        if line == "." {
+                            mails.lock().unwrap().push(data.take().unwrap());
+                            let _ = w.write_all(b"250 queued\r\n").await;
+                        } else {
+                            d.push_str(&line);
+                            d.push('\n');
+                        }
+                        continue;
+                    }
+                    let verb = line.split(' ').next().unwrap_or("").to_ascii_uppercase();
+                    let reply: &[u8] = match verb.as_str() {
+                        "EHLO" | "HELO" => b"250-localhost\r\n250 8BITMIME\r\n",
+                        "MAIL" | "RCPT" | "RSET" | "NOOP" => b"250 ok\r\n",
+                        "DATA" => {
+                            data = Some(String::new());
+                            b"354 go ahead\r\n"
+                        }
+                        "QUIT" => {
+                            let _ = w.write_all(b"221 bye\r\n").await;
+                            return;
+                        }
+                        _ => b"502 not implemented\r\n",
+                    };
+                    let _ = w.write_all(reply).await;
+                }
+            }
+        })
+        .await;
+        (addr, mails)
+    }
+
+    fn channel(addr: SocketAddr, ca_file: Option<&std::path::Path>) -> Email {
+        let mut f = BTreeMap::new();
+        f.insert("server".to_string(), serde_json::json!("127.0.0.1"));
+        f.insert("port".to_string(), serde_json::json!(addr.port()));
+        f.insert("tls".to_string(), serde_json::json!("tls"));
+        f.insert("from".to_string(), serde_json::json!("picket@example.com"));
+        f.insert("to".to_string(), serde_json::json!(["ops@example.com"]));
+        if let Some(path) = ca_file {
+            f.insert("ca_file".to_string(), serde_json::json!(path.display().to_string()));
+        }
+        Email::parse(&Fields::new(f)).unwrap()
+    }
+
+    fn notification() -> Notification {
+        serde_json::from_value(serde_json::json!({
+            "kind": "trigger", "check": "api", "incident": 1, "dedup_key": "api/1", "severity": "critical",
+            "summary": "down", "plugin": "http", "target": "http://127.0.0.1/", "at": "2025-01-01T00:00:00Z",
+            "since": "2025-01-01T00:00:00Z", "failures": 3, "recovery_attempts": 0, "route": "critical",
+            "values": [], "source": "picket@test"
+        }))
+        .unwrap()
+    }
+
+    async fn send(email: &Email) -> Result<(), SendError> {
+        let cx = SendContext { http: reqwest::Client::new(), delivery: 7 };
+        email.send(&notification(), &cx).await
+    }
+
+    #[tokio::test]
+    async fn the_relay_is_trusted_through_ca_file_only() {
+        let ca = TestCa::generate();
+        let dir = tempfile::tempdir().unwrap();
+        let (addr, mails) = relay(&ca).await;
+        let e = send(&channel(addr, None)).await.unwrap_err();
+        assert!(e.message.to_lowercase().contains("certificate"), "{e:?}");
+        assert!(mails.lock().unwrap().is_empty());
+        send(&channel(addr, Some(&ca.write_ca(dir.path())))).await.unwrap();
+        let mails = mails.lock().unwrap();
+        assert_eq!(mails.len(), 1);
+        assert!(mails[0].contains("Subject: [picket] "), "{}", mails[0]);
+    }
+
+    #[test]
+    fn a_bad_ca_file_is_a_field_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("relay-ca.pem");
+        std::fs::write(&path, "not a certificate\n").unwrap();
+        let mut f = BTreeMap::new();
+        for (k, v) in [("server", "smtp.example.com"), ("from", "picket@example.com"), ("ca_file", &path.display().to_string())] {
+            f.insert(k.to_string(), serde_json::json!(v));
+        }
+        f.insert("to".to_string(), serde_json::json!(["ops@example.com"]));
+        let e = Email::parse(&Fields::new(f)).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("ca_file"));
+        assert!(e.message.contains(&path.display().to_string()) && e.message.contains("no PEM certificates"), "{}", e.message);
+    }
+
+    /// The defect this guards against: a private CA in the OS store was trusted by the
+    /// webhook-style notifiers but not by e-mail. Here the relay's CA is only in
+    /// `SSL_CERT_FILE`, in a child process running [`os_store_child`].
+    #[tokio::test]
+    async fn the_relay_is_trusted_through_the_os_store() {
+        let ca = TestCa::generate();
+        let dir = tempfile::tempdir().unwrap();
+        let (addr, _mails) = relay(&ca).await;
+        run_with_os_store("email::tests::os_store_child", &ca.write_ca(dir.path()), addr).await;
+    }
+
+    #[tokio::test]
+    #[ignore = "run by the_relay_is_trusted_through_the_os_store in a child process with SSL_CERT_FILE set"]
+    async fn os_store_child() {
+        let Some(addr) = child_addr() else { return };
+        send(&channel(addr, None)).await.expect("a relay whose CA is in the OS store is trusted");
     }
 }

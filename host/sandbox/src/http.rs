@@ -21,8 +21,9 @@ use super::types::{Error as CapError, ErrorKind};
 pub const MAX_BODY: u32 = 16 << 20;
 const MAX_REDIRECTS: u32 = 10;
 
-/// HTTP clients shared by all runs, one per distinct TLS setting. Connection pooling is
-/// off: a health check should prove a *new* connection can be made.
+/// HTTP clients shared by all runs, one per distinct TLS setting, on the TLS config
+/// `picket-tls` makes for it. Connection pooling is off: a health check should prove a
+/// *new* connection can be made.
 #[derive(Clone, Default)]
 pub struct HttpClients {
     clients: Arc<Mutex<HashMap<TlsOptions, reqwest::Client>>>,
@@ -34,23 +35,14 @@ impl HttpClients {
         if let Some(c) = map.get(tls) {
             return Ok(c.clone());
         }
-        let mut b = reqwest::Client::builder()
-            .use_rustls_tls()
+        // The TLS config (roots, `ca_file`, `insecure`) is picket-tls's, as for start-tls.
+        let b = picket_tls::reqwest_builder_with(tls)
+            .map_err(|e| e.to_string())?
             .redirect(reqwest::redirect::Policy::none())
             .pool_max_idle_per_host(0)
             .no_proxy()
             .tls_info(true)
             .user_agent(concat!("picket/", env!("CARGO_PKG_VERSION")));
-        if let Some(path) = &tls.ca_file {
-            let pem = std::fs::read(path).map_err(|e| format!("cannot read CA file {}: {e}", path.display()))?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| format!("CA file {} is not PEM: {e}", path.display()))?;
-            for c in certs {
-                b = b.add_root_certificate(c);
-            }
-        }
-        if tls.insecure {
-            b = b.danger_accept_invalid_certs(true);
-        }
         let client = b.build().map_err(|e| format!("cannot build HTTP client: {e}"))?;
         map.insert(tls.clone(), client.clone());
         Ok(client)
@@ -72,7 +64,7 @@ fn err(kind: ErrorKind, message: impl Into<String>) -> CapError {
 
 /// Maps reqwest's error to a kind, with the whole source chain in the message (reqwest's
 /// own top-level text, "error sending request", says nothing useful on its own).
-fn classify(url: &Url, e: &reqwest::Error) -> CapError {
+pub(crate) fn classify(url: &Url, e: &reqwest::Error) -> CapError {
     let mut chain = Vec::new();
     let mut kind = if e.is_timeout() { ErrorKind::Timeout } else { ErrorKind::Io };
     let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);

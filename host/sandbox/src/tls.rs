@@ -1,15 +1,14 @@
 //! Host-side TLS for the `tcp` capability: rustls client configs per check TLS settings
-//! (verification on by default, an extra CA file, or the explicit `insecure` opt-out), and
-//! reading a certificate's expiry, shared with the `http` capability.
+//! (verification on by default, an extra CA file, or the explicit `insecure` opt-out),
+//! made by `picket-tls` and kept per setting, and reading a certificate's expiry, shared
+//! with the `http` capability.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{CryptoProvider, ring};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::ClientConfig;
+use rustls::pki_types::ServerName;
 
 use picket_core::grants::TlsOptions;
 
@@ -21,12 +20,8 @@ pub fn expires_in_s(der: &[u8]) -> Option<i64> {
     Some(not_after - now)
 }
 
-fn provider() -> Arc<CryptoProvider> {
-    static P: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
-    P.get_or_init(|| Arc::new(ring::default_provider())).clone()
-}
-
-/// Client configs, one per distinct TLS setting, built on first use.
+/// Client configs, one per distinct TLS setting, built on first use by
+/// [`picket_tls::client_config`] (the same trust as every other TLS client in picket).
 #[derive(Clone, Default)]
 pub struct TlsConfigs {
     configs: Arc<Mutex<HashMap<TlsOptions, Arc<ClientConfig>>>>,
@@ -38,35 +33,10 @@ impl TlsConfigs {
         if let Some(c) = map.get(tls) {
             return Ok(c.clone());
         }
-        let builder =
-            ClientConfig::builder_with_provider(provider()).with_safe_default_protocol_versions().map_err(|e| format!("TLS setup: {e}"))?;
-        let config = if tls.insecure {
-            builder.dangerous().with_custom_certificate_verifier(Arc::new(NoVerification(provider()))).with_no_client_auth()
-        } else {
-            let mut roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-            if let Some(path) = &tls.ca_file {
-                let pem = std::fs::read(path).map_err(|e| format!("cannot read CA file {}: {e}", path.display()))?;
-                let mut added = 0;
-                for cert in rustls_pem_certs(&pem) {
-                    roots.add(cert).map_err(|e| format!("CA file {}: {e}", path.display()))?;
-                    added += 1;
-                }
-                if added == 0 {
-                    return Err(format!("CA file {} holds no PEM certificates", path.display()));
-                }
-            }
-            builder.with_root_certificates(roots).with_no_client_auth()
-        };
-        let config = Arc::new(config);
+        let config = picket_tls::client_config(tls).map_err(|e| e.to_string())?;
         map.insert(tls.clone(), config.clone());
         Ok(config)
     }
-}
-
-/// The DER certificates in a PEM bundle.
-fn rustls_pem_certs(pem: &[u8]) -> Vec<CertificateDer<'static>> {
-    use rustls::pki_types::pem::PemObject;
-    CertificateDer::pem_slice_iter(pem).filter_map(Result::ok).collect()
 }
 
 /// The server name to verify: an IP address or a DNS name.
@@ -74,39 +44,81 @@ pub fn server_name(host: &str) -> Result<ServerName<'static>, String> {
     ServerName::try_from(host.trim_matches(['[', ']']).to_string()).map_err(|e| format!("{host:?} is not a valid TLS server name: {e}"))
 }
 
-/// `tls = { insecure = true }`: accept any certificate, still checking handshake
-/// signatures so the connection is at least encrypted to whoever answered.
-#[derive(Debug)]
-struct NoVerification(Arc<CryptoProvider>);
+#[cfg(test)]
+mod tests {
+    use picket_tls::testing::{TestCa, child_addr, handshake, https, is_certificate_error, run_with_os_store};
 
-impl ServerCertVerifier for NoVerification {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
+    use super::*;
+    use crate::HttpClients;
+    use crate::types::ErrorKind;
+
+    fn with_ca_file(path: std::path::PathBuf) -> TlsOptions {
+        TlsOptions { ca_file: Some(path), insecure: false }
     }
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+
+    async fn get(clients: &HttpClients, tls: &TlsOptions, addr: std::net::SocketAddr) -> Result<reqwest::Response, reqwest::Error> {
+        clients.get(tls).unwrap().get(format!("https://127.0.0.1:{}/", addr.port())).send().await
     }
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+
+    /// start-tls (`TlsConfigs`) and the `http` capability (`HttpClients`) trust exactly
+    /// what picket-tls trusts: a check's `ca_file`, nothing unknown, anything if insecure.
+    #[tokio::test]
+    async fn start_tls_and_http_trust_the_ca_file() {
+        let ca = TestCa::generate();
+        let dir = tempfile::tempdir().unwrap();
+        let addr = https(&ca).await;
+        let with_ca = with_ca_file(ca.write_ca(dir.path()));
+        let insecure = TlsOptions { ca_file: None, insecure: true };
+
+        let configs = TlsConfigs::default();
+        let config = configs.get(&with_ca).unwrap();
+        handshake(config.clone(), addr).await.unwrap();
+        assert!(Arc::ptr_eq(&config, &configs.get(&with_ca).unwrap()), "one config per setting");
+        let e = handshake(configs.get(&TlsOptions::default()).unwrap(), addr).await.unwrap_err();
+        assert!(is_certificate_error(&e), "{e:?}");
+        handshake(configs.get(&insecure).unwrap(), addr).await.unwrap();
+
+        let clients = HttpClients::default();
+        let resp = get(&clients, &with_ca, addr).await.unwrap();
+        assert_eq!(resp.status(), 200);
+        // tls_info still works on picket-tls's config: the check reads the expiry.
+        let info = resp.extensions().get::<reqwest::tls::TlsInfo>().expect("tls info");
+        assert!(expires_in_s(info.peer_certificate().unwrap()).is_some());
+        let e = get(&clients, &TlsOptions::default(), addr).await.unwrap_err();
+        let url = url::Url::parse("https://127.0.0.1/").unwrap();
+        let cap = crate::http::classify(&url, &e);
+        assert_eq!(cap.kind, ErrorKind::Tls, "{}", cap.message);
+        assert!(cap.message.contains("UnknownIssuer"), "{}", cap.message);
+        assert_eq!(get(&clients, &insecure, addr).await.unwrap().status(), 200);
     }
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+
+    #[test]
+    fn a_bad_ca_file_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = with_ca_file(dir.path().join("missing.pem"));
+        let e = TlsConfigs::default().get(&missing).unwrap_err();
+        assert!(e.starts_with(&format!("cannot read CA file {}", dir.path().join("missing.pem").display())), "{e}");
+        let e = HttpClients::default().get(&missing).unwrap_err();
+        assert!(e.starts_with("cannot read CA file"), "{e}");
+    }
+
+    /// The defect this guards against: a private CA installed in the OS store worked for
+    /// the `http` capability but not for start-tls (postgres, redis over TLS). Here the CA
+    /// is only in `SSL_CERT_FILE`, in a child process running [`os_store_child`].
+    #[tokio::test]
+    async fn start_tls_and_http_trust_the_os_store() {
+        let ca = TestCa::generate();
+        let dir = tempfile::tempdir().unwrap();
+        let addr = https(&ca).await;
+        run_with_os_store("tls::tests::os_store_child", &ca.write_ca(dir.path()), addr).await;
+    }
+
+    #[tokio::test]
+    #[ignore = "run by start_tls_and_http_trust_the_os_store in a child process with SSL_CERT_FILE set"]
+    async fn os_store_child() {
+        let Some(addr) = child_addr() else { return };
+        handshake(TlsConfigs::default().get(&TlsOptions::default()).unwrap(), addr).await.expect("start-tls trusts the OS store");
+        let resp = get(&HttpClients::default(), &TlsOptions::default(), addr).await.expect("http trusts the OS store");
+        assert_eq!(resp.status(), 200);
     }
 }

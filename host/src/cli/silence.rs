@@ -38,7 +38,7 @@ pub struct SilenceArgs {
 }
 
 pub async fn run(args: SilenceArgs) -> u8 {
-    let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)).build().expect("HTTP client");
+    let http = picket_tls::reqwest_builder().timeout(std::time::Duration::from_secs(10)).build().expect("HTTP client");
     let base = args.api.trim_end_matches('/').to_string();
     let req = if args.list {
         http.get(format!("{base}/api/v1/silences"))
