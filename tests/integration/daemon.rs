@@ -8,9 +8,9 @@ use picket::result::{CheckResult, Metric, Status};
 use picket::store::Store;
 use rustix::process::Signal;
 
-use crate::support::daemon::{DaemonProc, Workdir, eventually};
-use crate::support::prometheus::Prometheus;
-use crate::support::servers::{closed_port, line_server};
+use picket_testkit::daemon::{DaemonProc, Workdir, eventually};
+use picket_testkit::prometheus::Prometheus;
+use picket_testkit::servers::{closed_port, line_server};
 
 const SOON: Duration = Duration::from_secs(20);
 
@@ -290,7 +290,7 @@ fn prometheus_scrapes_check_status_from_the_daemon() {
 #[test]
 fn hostile_plugins_are_contained_and_the_daemon_keeps_running() {
     let up = line_server("+PONG\r\n", false);
-    let fixture = crate::support::toml_path(&crate::support::fixture());
+    let fixture = picket_testkit::toml_path(&picket_testkit::fixture());
     let hostile = |name: &str, mode: &str, extra: &str| {
         format!("[[check]]\nname = \"{name}\"\nplugin = {fixture}\ntarget = \"/\"\nmode = \"{mode}\"\n{extra}\n\n")
     };

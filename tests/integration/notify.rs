@@ -14,11 +14,11 @@ use hmac::{Hmac, Mac};
 use serde_json::json;
 use sha2::Sha256;
 
-use crate::support::alertmanager::Alertmanager;
-use crate::support::capture::{Capture, Smtp, header};
-use crate::support::daemon::{DaemonProc, Workdir, eventually};
-use crate::support::picket;
-use crate::support::servers::{HttpServer, Reply, closed_port};
+use picket_testkit::alertmanager::Alertmanager;
+use picket_testkit::capture::{Capture, Smtp, header};
+use picket_testkit::daemon::{DaemonProc, Workdir, eventually};
+use picket_testkit::picket;
+use picket_testkit::servers::{HttpServer, Reply, closed_port};
 
 const SOON: Duration = Duration::from_secs(30);
 
@@ -327,7 +327,7 @@ runbook = "https://wiki.example.com/runbooks/api"
 #[test]
 fn email_upgrades_with_starttls_and_verifies_the_relays_certificate() {
     let app = App::start(503);
-    let (tls, ca_pem) = crate::support::servers::tls_config(30);
+    let (tls, ca_pem) = picket_testkit::servers::tls_config(30);
     let smtp = Smtp::start_tls(tls);
     let w = Workdir::new("");
     std::fs::write(w.dir.path().join("relay-ca.pem"), ca_pem).unwrap();

@@ -3,9 +3,9 @@
 
 use picket::result::{CheckResult, Status};
 
-use crate::support::postgres::{CLEARTEXT_USER, MD5_USER, PgServer, SCRAM_USER, TRUST_USER};
-use crate::support::servers::{closed_port, line_server, silent_listener};
-use crate::support::{CheckFile, assert_status, plugins};
+use picket_testkit::postgres::{CLEARTEXT_USER, MD5_USER, PgServer, SCRAM_USER, TRUST_USER};
+use picket_testkit::servers::{closed_port, line_server, silent_listener};
+use picket_testkit::{CheckFile, assert_status, plugins};
 
 /// Runs one postgres check. The check file's directory holds one password file per
 /// user (`scramuser.pw`, ...) and `bad.pw`, for `password = { file = ... }`.

@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 
 use picket::result::{Failure, Status};
 
-use crate::support::{self, HttpServer, Reply, assert_status, by_name, fixture, run_toml, toml_path};
+use picket_testkit::{HttpServer, Reply, assert_status, by_name, fixture, run_toml, toml_path};
 
 fn hostile(name: &str, mode: &str, extra: &str) -> String {
     format!("[[check]]\nname = {name:?}\nplugin = {}\ntarget = \"127.0.0.1:9\"\nmode = {mode:?}\n{extra}\n", toml_path(&fixture()))
@@ -72,7 +72,7 @@ async fn a_huge_summary_hits_the_output_cap() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connecting_to_a_host_not_granted_is_denied_and_never_reaches_it() {
-    let (addr, accepted) = support::servers::silent_listener();
+    let (addr, accepted) = picket_testkit::servers::silent_listener();
     let extra = format!("host = \"127.0.0.1\"\nport = {}", addr.port());
     let results = run_toml(&with_normal(&hostile("net", "net", &extra))).await;
     let net = by_name(&results, "net");
