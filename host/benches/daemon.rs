@@ -19,11 +19,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-#[allow(dead_code, unused_imports)]
-#[path = "../../tests/integration/support/mod.rs"]
-mod support;
-
-use support::daemon::{DaemonProc, eventually, http};
+use picket_testkit::daemon::{DaemonProc, eventually, http};
+use picket_testkit::servers::{HttpServer, Reply, closed_port};
 
 /// /proc reports CPU in USER_HZ ticks, 100 per second on Linux.
 const TICKS: f64 = 100.0;
@@ -464,7 +461,7 @@ type Heard = Arc<std::sync::Mutex<Vec<(chrono::DateTime<chrono::Utc>, serde_json
 
 /// A webhook receiver that notes when each notification arrived; 503 while `down`.
 struct Receiver {
-    server: support::servers::HttpServer,
+    server: HttpServer,
     got: Heard,
     down: Arc<AtomicBool>,
 }
@@ -474,13 +471,13 @@ impl Receiver {
         let got = Arc::new(std::sync::Mutex::new(Vec::new()));
         let down = Arc::new(AtomicBool::new(false));
         let (g, d) = (got.clone(), down.clone());
-        let server = support::servers::HttpServer::start(move |req| {
+        let server = HttpServer::start(move |req| {
             if d.load(Ordering::SeqCst) {
-                return support::servers::Reply::status(503, "down");
+                return Reply::status(503, "down");
             }
             let body: serde_json::Value = serde_json::from_str(&req.body).unwrap_or_default();
             g.lock().unwrap().push((chrono::Utc::now(), body));
-            support::servers::Reply::status(202, "")
+            Reply::status(202, "")
         });
         Receiver { server, got, down }
     }
@@ -495,7 +492,7 @@ fn storm(n: usize) {
         let dir = tempfile::tempdir().unwrap();
         let r = Receiver::start();
         r.down.store(receiver_down, Ordering::SeqCst);
-        let closed = support::servers::closed_port();
+        let closed = closed_port();
         let mut text = format!(
             "[defaults]\nevery = \"1s\"\nalert = {{ after = 1, resolve_after = 1 }}\n\n[notify.hook]\nkind = \"webhook\"\nurl = \"{}\"\nretry_first = \"1s\"\nretry_max = \"2s\"\n\n[route.critical]\nnotify = [\"hook\"]\n",
             r.server.url("/hook")

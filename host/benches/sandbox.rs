@@ -20,11 +20,6 @@ use picket::runner::{DEFAULT_CONCURRENCY, Runner};
 use picket::sandbox::Sandbox;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-// The integration tests' helpers start real redis-server and PostgreSQL processes.
-#[allow(dead_code, unused_imports)]
-#[path = "../../tests/integration/support/mod.rs"]
-mod support;
-
 /// Minor page faults of this process so far (field 10 of /proc/self/stat).
 fn minor_faults() -> u64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
@@ -266,8 +261,8 @@ fn process_p50(program: &str, args: &[&str], env: &[(&str, &str)], n: usize) -> 
 }
 
 async fn db_section(plugins: &Plugins) {
-    use support::postgres::{PgServer, SCRAM_USER, TRUST_USER};
-    let redis = support::redis::RedisServer::start("");
+    use picket_testkit::postgres::{PgServer, SCRAM_USER, TRUST_USER};
+    let redis = picket_testkit::redis::RedisServer::start("");
     let port = redis.port.to_string();
     let ours =
         check_p50(plugins, &format!("[[check]]\nname = \"r\"\nplugin = \"redis\"\ntarget = \"redis://127.0.0.1:{port}\"\n"), 2000).await;

@@ -5,9 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::support::servers::{HttpServer, Reply};
-use crate::support::toolchains::{CheckRun, build, build_command};
-use crate::support::{picket_run, toml_path};
+use picket_testkit::servers::{HttpServer, Reply};
+use picket_testkit::toolchains::{CheckRun, build, build_command};
+use picket_testkit::{picket_run, toml_path};
 
 /// `picket plugin new NAME --lang LANG --dir PARENT/NAME`.
 fn scaffold(parent: &Path, name: &str, lang: &str) -> PathBuf {
@@ -83,13 +83,13 @@ fn plugin_new_refuses_a_bad_name_and_an_occupied_directory() {
 
 /// A C project whose contract is `wit` and whose source is `c`, built; returns the
 /// output of `picket plugin build` (which loads what it built) and the component.
-fn c_component(dir: &Path, wit: &str, c: &str) -> (crate::support::Output, PathBuf) {
+fn c_component(dir: &Path, wit: &str, c: &str) -> (picket_testkit::Output, PathBuf) {
     std::fs::create_dir_all(dir.join("wit")).unwrap();
     std::fs::write(dir.join("wit/plugin.wit"), wit).unwrap();
     std::fs::write(dir.join("check.c"), c).unwrap();
     let wasm = dir.join("out.wasm");
     let o = build_command(dir, &wasm).output().unwrap();
-    let out = crate::support::Output {
+    let out = picket_testkit::Output {
         code: o.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
@@ -124,7 +124,7 @@ fn refused(dir: &Path, wasm: &Path, pin: Option<&str>) -> String {
 #[test]
 fn a_plugin_for_another_contract_version_is_refused_with_what_to_do() {
     let tmp = tempfile::tempdir().unwrap();
-    let src = std::fs::read_to_string(crate::support::toolchains::root().join("examples/c/smtp/smtp.c")).unwrap();
+    let src = std::fs::read_to_string(picket_testkit::root().join("examples/c/smtp/smtp.c")).unwrap();
     let (out, wasm) = c_component(tmp.path(), &WIT.replace("package picket:plugin@0.1.0;", "package picket:plugin@0.2.0;"), &src);
     assert_eq!(out.code, 78, "{}", out.stdout);
     assert!(
@@ -157,7 +157,7 @@ fn a_component_importing_what_picket_does_not_provide_is_refused() {
         "world plugin {",
         "interface dns {\n    resolve: func(name: string) -> list<string>;\n}\n\nworld plugin {\n    import dns;",
     );
-    let src = std::fs::read_to_string(crate::support::toolchains::root().join("host/author/src/templates/c/check.c"))
+    let src = std::fs::read_to_string(picket_testkit::root().join("host/author/src/templates/c/check.c"))
         .unwrap()
         .replace("{{name}}", "resolver")
         .replace("  char *params = pk_cstr(&config->params);", "  plugin_list_string_t addrs;\n  picket_plugin_dns_resolve(&config->target, &addrs);\n  char *params = pk_cstr(&config->params);");

@@ -6,8 +6,8 @@ use std::net::TcpListener;
 use quick_xml::Reader;
 use quick_xml::events::Event;
 
-use crate::support::servers::{closed_port, line_server};
-use crate::support::{CheckFile, HttpServer, Reply, fixture, picket, picket_run, toml_path};
+use picket_testkit::servers::{closed_port, line_server};
+use picket_testkit::{CheckFile, HttpServer, Reply, fixture, picket, picket_run, toml_path};
 
 /// A file with one check of each status: ok, warning, critical, unknown.
 fn mixed(ok_port: u16) -> CheckFile {
@@ -41,7 +41,7 @@ mode = "trap"
     ))
 }
 
-fn only(file: &CheckFile, names: &[&str], extra: &[&str]) -> crate::support::Output {
+fn only(file: &CheckFile, names: &[&str], extra: &[&str]) -> picket_testkit::Output {
     let path = file.path();
     let mut args = vec!["check", "-c", path.to_str().unwrap()];
     if !names.is_empty() {

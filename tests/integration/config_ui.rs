@@ -4,10 +4,10 @@
 
 use std::path::PathBuf;
 
-use crate::support::picket_run;
+use picket_testkit::picket_run;
 
 fn ui_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/ui")
+    picket_testkit::root().join("tests/ui")
 }
 
 #[test]
@@ -74,8 +74,8 @@ fn all_errors_in_a_directory_are_reported_together() {
 
 #[test]
 fn the_example_checks_validate() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let out = crate::support::picket()
+    let root = picket_testkit::root();
+    let out = picket_testkit::picket()
         .args(["validate", "-c", "checks"])
         .current_dir(&root)
         .env("APP_DB_PASSWORD", "x")

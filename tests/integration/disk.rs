@@ -2,7 +2,7 @@
 
 use picket::result::Status;
 
-use crate::support::{assert_status, run_toml};
+use picket_testkit::{assert_status, run_toml};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reports_usage_of_the_granted_path() {

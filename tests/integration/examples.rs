@@ -8,10 +8,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::support::capture::Smtp;
-use crate::support::servers::{HttpServer, Reply, tls_config};
-use crate::support::toml_path;
-use crate::support::toolchains::{CheckRun, build, metric, root};
+use picket_testkit::capture::Smtp;
+use picket_testkit::root;
+use picket_testkit::servers::{HttpServer, Reply, tls_config};
+use picket_testkit::toml_path;
+use picket_testkit::toolchains::{CheckRun, build, metric};
 
 fn example(path: &str) -> PathBuf {
     root().join("examples").join(path)

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use picket::result::{Failure, Status};
 
-use crate::support::servers::{closed_port, tls_config};
-use crate::support::{HttpServer, Reply, assert_status, run_toml};
+use picket_testkit::servers::{closed_port, tls_config};
+use picket_testkit::{HttpServer, Reply, assert_status, run_toml};
 
 fn check(target: &str, extra: &str) -> String {
     format!("[[check]]\nname = \"web\"\nplugin = \"http\"\ntarget = \"{target}\"\ntimeout = \"2s\"\n{extra}\n")

@@ -1,10 +1,11 @@
 //! picket's integration tests: the real sandbox, real plugins, real servers on loopback,
 //! and the real `picket` binary. One test binary (as ripgrep does); each module says
-//! what belongs in it.
+//! what belongs in it. The servers, receivers, server processes and `picket run` come
+//! from the `picket-testkit` crate (`host/testkit`), shared with the benches.
 //!
 //! - `sandbox`: hostile fixture plugins, each contained and reported with its reason.
 //! - `http`, `tcp`, `disk`: the built-in plugins against in-process servers and temp dirs.
-//! - `redis`, `postgres`: those plugins against real server processes started by `support`.
+//! - `redis`, `postgres`: those plugins against real server processes started by `picket_testkit`.
 //! - `config_ui`: `tests/ui/*.toml` paired with the exact error text `picket validate` prints.
 //! - `cli`: exit codes, every output format, `--wait`, the compile cache.
 //! - `secrets`: passwords never appear in any output, log or error.
@@ -14,6 +15,7 @@
 //!   outbox across receiver outages and `kill -9`, silences, recovery actions.
 //! - `examples`: the other-language plugin examples, built from source and run.
 //! - `plugins`: `picket plugin inspect`, sha256 pins, components that are not plugins.
+//! - `authoring`: `picket plugin new|build` per language, and the refusals.
 
 mod authoring;
 mod cli;
@@ -28,5 +30,4 @@ mod postgres;
 mod redis;
 mod sandbox;
 mod secrets;
-mod support;
 mod tcp;

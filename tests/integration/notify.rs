@@ -14,11 +14,11 @@ use hmac::{Hmac, Mac};
 use serde_json::json;
 use sha2::Sha256;
 
-use crate::support::alertmanager::Alertmanager;
-use crate::support::capture::{Capture, Smtp, header};
-use crate::support::daemon::{DaemonProc, Workdir, eventually};
-use crate::support::picket;
-use crate::support::servers::{HttpServer, Reply, closed_port};
+use picket_testkit::alertmanager::Alertmanager;
+use picket_testkit::capture::{Capture, Smtp, header};
+use picket_testkit::daemon::{DaemonProc, Workdir, eventually};
+use picket_testkit::picket;
+use picket_testkit::servers::{HttpServer, Reply, closed_port};
 
 const SOON: Duration = Duration::from_secs(30);
 
@@ -217,9 +217,10 @@ thresholds = {{ response_time = {{ warn = "1s", crit = "3s" }} }}
     assert_eq!(s["attachments"][0]["color"], "#2eb886");
     assert!(s["text"].as_str().unwrap().starts_with("[RESOLVED] api: "), "{s}");
 
-    let n = d.get("/api/v1/notifications?state=delivered").json();
+    // A receipt comes before its delivery record (outcomes are written in batches), so
+    // wait for the outbox to settle rather than read it at once.
+    let n = d.settled_outbox(SOON);
     assert_eq!(n["counts"]["delivered"], 6, "{n}");
-    assert_eq!(n["counts"]["pending"], 0);
     let metrics = d.get("/metrics").body;
     assert!(metrics.contains("picket_notifications_delivered_total{channel=\"pd\"} 2"), "{metrics}");
     assert!(metrics.contains("picket_notifications{state=\"pending\"} 0"), "{metrics}");
@@ -272,7 +273,7 @@ runbook = "https://wiki.example.com/runbooks/api"
         eventually(SOON, "Alertmanager's resolved notification", || am_hook.bodies().into_iter().find(|b| b["status"] == "resolved"));
     assert_eq!(resolved["alerts"][0]["labels"]["check"], "api");
     assert_eq!(resolved["alerts"][0]["status"], "resolved");
-    let n = d.get("/api/v1/notifications").json();
+    let n = d.settled_outbox(SOON);
     assert_eq!(n["counts"]["delivered"], 2, "{n}");
 }
 
@@ -327,7 +328,7 @@ runbook = "https://wiki.example.com/runbooks/api"
 #[test]
 fn email_upgrades_with_starttls_and_verifies_the_relays_certificate() {
     let app = App::start(503);
-    let (tls, ca_pem) = crate::support::servers::tls_config(30);
+    let (tls, ca_pem) = picket_testkit::servers::tls_config(30);
     let smtp = Smtp::start_tls(tls);
     let w = Workdir::new("");
     std::fs::write(w.dir.path().join("relay-ca.pem"), ca_pem).unwrap();
@@ -429,10 +430,11 @@ fn a_receiver_down_for_a_while_gets_everything_in_order_afterwards() {
         let kinds: Vec<&str> = seq.iter().filter(|(_, i)| *i == id).map(|(k, _)| k.as_str()).collect();
         assert_eq!(kinds, ["trigger", "resolved"], "{seq:?}");
     }
-    std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(hook.bodies().len(), 4, "delivered once each");
-    let n = d.get("/api/v1/notifications").json();
-    assert_eq!((n["counts"]["delivered"].as_u64(), n["counts"]["pending"].as_u64()), (Some(4), Some(0)), "{n}");
+    // Once nothing is pending, nothing is left to send or retry: what the receiver has is
+    // all it gets.
+    let n = d.settled_outbox(SOON);
+    assert_eq!(n["counts"], json!({ "pending": 0, "delivered": 4, "failed": 0, "suppressed": 0 }), "{n}");
+    assert_eq!(hook.bodies().len(), 4, "delivered once each: {:?}", hook.bodies());
     let metrics = d.get("/metrics").body;
     let failed_attempts = metrics
         .lines()
@@ -463,11 +465,18 @@ fn notifications_pending_at_kill_9_are_delivered_after_restart() {
     let d = DaemonProc::start(&w.checks(), &w.store());
     let got = hook.wait_for(1, SOON);
     assert_eq!((got[0]["kind"].as_str(), got[0]["dedup_key"].as_str()), (Some("trigger"), Some("picket/api/1")));
-    // The incident carried over the restart: no second trigger for it.
-    std::thread::sleep(Duration::from_secs(1));
-    assert_eq!(hook.bodies().len(), 1, "{:?}", hook.bodies());
-    let n = d.get("/api/v1/notifications?state=delivered").json();
-    assert!(n["notifications"][0]["attempts"].as_u64() >= Some(2), "{n}");
+    // The incident carried over the restart: it resolves under the same key, and the
+    // outbox never held a second trigger. The responder decides in order, so once the
+    // resolve is in the outbox, so is anything decided before it (the restart's reconcile
+    // and every event since).
+    app.set(200);
+    let got = hook.wait_for(2, SOON);
+    assert_eq!((got[1]["kind"].as_str(), got[1]["dedup_key"].as_str()), (Some("resolved"), Some("picket/api/1")), "{got:?}");
+    let n = d.settled_outbox(SOON);
+    assert_eq!(n["counts"], json!({ "pending": 0, "delivered": 2, "failed": 0, "suppressed": 0 }), "{n}");
+    assert_eq!(hook.bodies().len(), 2, "{:?}", hook.bodies());
+    let trigger = n["notifications"].as_array().unwrap().iter().find(|r| r["kind"] == "trigger").cloned().unwrap();
+    assert!(trigger["attempts"].as_u64() >= Some(2), "{n}");
 }
 
 #[test]
@@ -493,15 +502,21 @@ fn a_silence_from_the_cli_holds_notifications_until_it_ends() {
         n["notifications"].as_array().and_then(|r| r.first().cloned())
     });
     assert!(held["reason"].as_str().unwrap().contains("by alice: deploying 4.2"), "{held}");
-    std::thread::sleep(Duration::from_secs(1));
+    // Held, not queued: the trigger was decided and suppressed, and nothing is pending, so
+    // nothing is on its way to the receiver.
+    let n = d.settled_outbox(SOON);
+    assert_eq!(n["counts"], json!({ "pending": 0, "delivered": 0, "failed": 0, "suppressed": 1 }), "{n}");
     assert!(hook.bodies().is_empty(), "silenced");
     let list = picket().args(["silence", "--list", "--api", &api]).output().unwrap();
     assert!(String::from_utf8_lossy(&list.stdout).contains("deploying 4.2"));
     let end = picket().args(["silence", "--end", "1", "--api", &api]).output().unwrap();
     assert!(end.status.success());
-    // Still failing when the silence ends: the trigger goes out then.
+    // Still failing when the silence ends: the trigger goes out then, once.
     let got = hook.wait_for(1, SOON);
     assert_eq!(got[0]["kind"], "trigger");
+    let n = d.settled_outbox(SOON);
+    assert_eq!(n["counts"]["delivered"], 1, "{n}");
+    assert_eq!(hook.bodies().len(), 1, "{:?}", hook.bodies());
 }
 
 #[test]
@@ -611,17 +626,22 @@ recover = {{ http = "{restart}", body = "{{\"service\": \"db\"}}", recheck_after
     let team = hook.wait_for(1, SOON);
     assert_eq!(team[0]["kind"], "trigger");
     assert_eq!(team[0]["route"], "team");
+    // The budget's last word for this incident is on record: it gave up after two
+    // attempts, each recorded only once its POST was answered. No third attempt can
+    // follow a give-up, so the restart endpoint has all it will get.
+    let r = eventually(SOON, "the give-up on record", || {
+        let r = d.get("/api/v1/recoveries?check=db").json();
+        (r["recoveries"][0]["outcome"] == "gave-up").then_some(r)
+    });
+    let outcomes: Vec<&str> = r["recoveries"].as_array().unwrap().iter().map(|a| a["outcome"].as_str().unwrap()).collect();
+    assert_eq!(outcomes, ["gave-up", "ok", "ok"], "newest first: {r}");
     // Two POSTs to the restart endpoint, each with the check's name; no third.
-    std::thread::sleep(Duration::from_secs(2));
     let posts = restart.seen();
     assert_eq!(posts.len(), 2, "{posts:?}");
     assert_eq!(posts[0].method, "POST");
     assert_eq!(posts[0].body, "{\"service\": \"db\"}");
     assert_eq!(header(&posts[1], "x-picket-check"), Some("db"));
     assert_eq!(header(&posts[1], "x-picket-attempt"), Some("2"));
-    let r = d.get("/api/v1/recoveries?check=db").json();
-    let outcomes: Vec<&str> = r["recoveries"].as_array().unwrap().iter().map(|a| a["outcome"].as_str().unwrap()).collect();
-    assert_eq!(outcomes, ["gave-up", "ok", "ok"], "newest first: {r}");
     let metrics = d.get("/metrics").body;
     assert!(metrics.contains("picket_recovery_gave_up_total{check=\"db\"} 1"), "{metrics}");
     assert!(metrics.contains("picket_recovery_attempts_total{check=\"db\",outcome=\"ok\"} 2"), "{metrics}");
@@ -659,7 +679,10 @@ depends_on = ["redis"]
     assert_eq!(held["kind"], "trigger");
     let got = hook.wait_for(1, SOON);
     assert_eq!((got[0]["check"].as_str(), got[0]["kind"].as_str()), (Some("redis"), Some("trigger")));
-    std::thread::sleep(Duration::from_millis(800));
+    // Only the parent pages: the child's trigger is held (above), and with nothing pending
+    // nothing else is on its way.
+    let n = d.settled_outbox(SOON);
+    assert_eq!(n["counts"], json!({ "pending": 0, "delivered": 1, "failed": 0, "suppressed": 1 }), "{n}");
     assert_eq!(hook.bodies().len(), 1, "only the parent pages: {:?}", hook.bodies());
     // The parent comes back; the child still fails, so now it pages.
     parent.set(200);

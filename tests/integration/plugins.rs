@@ -2,7 +2,7 @@
 
 use picket::result::{Failure, Status};
 
-use crate::support::{CheckFile, assert_status, fixture, picket_run, run_toml, toml_path};
+use picket_testkit::{CheckFile, assert_status, fixture, picket_run, run_toml, toml_path};
 
 #[test]
 fn inspect_a_builtin_shows_params_metrics_and_grants() {

@@ -1,11 +1,14 @@
 //! The built-in `postgres` plugin against real PostgreSQL clusters on loopback: every
 //! authentication method, TLS, every metric, custom queries and every failure.
 
+use std::time::Duration;
+
 use picket::result::{CheckResult, Status};
 
-use crate::support::postgres::{CLEARTEXT_USER, MD5_USER, PgServer, SCRAM_USER, TRUST_USER};
-use crate::support::servers::{closed_port, line_server, silent_listener};
-use crate::support::{CheckFile, assert_status, plugins};
+use picket_testkit::daemon::eventually;
+use picket_testkit::postgres::{CLEARTEXT_USER, MD5_USER, PgServer, SCRAM_USER, TRUST_USER};
+use picket_testkit::servers::{closed_port, line_server, silent_listener};
+use picket_testkit::{CheckFile, assert_status, plugins};
 
 /// Runs one postgres check. The check file's directory holds one password file per
 /// user (`scramuser.pw`, ...) and `bad.pw`, for `password = { file = ... }`.
@@ -47,7 +50,20 @@ async fn long_queries_and_idle_transactions_are_measured() {
     let pg = PgServer::plain();
     let mut busy = pg.session("app", "SELECT pg_sleep(30);");
     let mut idle = pg.session("app", "BEGIN; SELECT 1;");
-    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    // Until the server itself shows both sessions past 2 s: the query running, the
+    // transaction idle (psql may take a while to connect on a busy machine).
+    let past_2s = "SELECT count(*) FILTER (WHERE state = 'active' AND query LIKE 'SELECT pg_sleep(30)%' \
+                                     AND clock_timestamp() - query_start >= interval '2.1 s') \
+                   || ' ' || count(*) FILTER (WHERE state LIKE 'idle in transaction%' \
+                                     AND clock_timestamp() - state_change >= interval '2.1 s') \
+                   FROM pg_stat_activity WHERE datname = 'app'";
+    tokio::task::spawn_blocking(move || {
+        eventually(Duration::from_secs(30), "a query and an idle transaction older than 2 s in pg_stat_activity", || {
+            (pg.sql("app", past_2s) == "1 1").then_some(())
+        })
+    })
+    .await
+    .unwrap();
     // The monitoring user has pg_monitor, so it sees other users' sessions.
     let r = one(
         &pg.url(TRUST_USER, "app", ""),

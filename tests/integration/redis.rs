@@ -2,9 +2,9 @@
 
 use picket::result::{CheckResult, Status};
 
-use crate::support::redis::RedisServer;
-use crate::support::servers::{closed_port, line_server, silent_listener};
-use crate::support::{CheckFile, assert_status, plugins};
+use picket_testkit::redis::RedisServer;
+use picket_testkit::servers::{closed_port, line_server, silent_listener};
+use picket_testkit::{CheckFile, assert_status, plugins};
 
 /// Runs one redis check; `extra` is appended to the [[check]] table. The check file's
 /// directory holds `pw` (the right password) and `bad-pw`, for `{ file = ... }` refs.

@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 
 use picket::result::{Failure, Status};
 
-use crate::support::{self, HttpServer, Reply, assert_status, by_name, fixture, run_toml, toml_path};
+use picket_testkit::{CheckFile, HttpServer, Reply, assert_status, by_name, fixture, picket, run_toml, toml_path};
 
 fn hostile(name: &str, mode: &str, extra: &str) -> String {
     format!("[[check]]\nname = {name:?}\nplugin = {}\ntarget = \"127.0.0.1:9\"\nmode = {mode:?}\n{extra}\n", toml_path(&fixture()))
@@ -72,7 +72,7 @@ async fn a_huge_summary_hits_the_output_cap() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connecting_to_a_host_not_granted_is_denied_and_never_reaches_it() {
-    let (addr, accepted) = support::servers::silent_listener();
+    let (addr, accepted) = picket_testkit::servers::silent_listener();
     let extra = format!("host = \"127.0.0.1\"\nport = {}", addr.port());
     let results = run_toml(&with_normal(&hostile("net", "net", &extra))).await;
     let net = by_name(&results, "net");
@@ -117,9 +117,31 @@ async fn the_guest_sees_no_environment_args_or_cwd() {
     assert!(!r.summary.contains("PATH"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_log_flood_is_capped_and_the_check_completes() {
-    let results = run_toml(&hostile("flood", "log-flood", "")).await;
-    assert_status(&results[0], Status::Ok);
-    assert_eq!(results[0].summary, "flooded");
+/// Lines one run may log through the `log` capability (`MAX_LOG_LINES` in
+/// host/sandbox/src/log.rs); the fixture's `log-flood` mode logs 100,000.
+const LOG_CAP: u64 = 200;
+const FLOOD: u64 = 100_000;
+
+#[test]
+fn a_log_flood_is_capped_and_the_check_completes() {
+    // Through the binary, so the host's own log can be read without installing a global
+    // subscriber in this test process.
+    let file = CheckFile::new(&hostile("flood", "log-flood", ""));
+    let out = picket()
+        .args(["check", "-c", file.path().to_str().unwrap(), "--format", "json"])
+        .env("RUST_LOG", "picket_sandbox=info")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!((doc["checks"][0]["status"].as_str(), doc["checks"][0]["summary"].as_str()), (Some("ok"), Some("flooded")), "{doc}");
+    // The first LOG_CAP lines reach the host's log, in order, and not one more.
+    let logged: Vec<u64> =
+        stderr.lines().filter_map(|l| l.split_once("flood line ")?.1.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()).collect();
+    assert_eq!(logged, (0..LOG_CAP).collect::<Vec<_>>(), "{stderr}");
+    // The rest are counted and reported once.
+    let dropped: Vec<&str> = stderr.lines().filter(|l| l.contains("plugin log lines over the cap were dropped")).collect();
+    assert_eq!(dropped.len(), 1, "{stderr}");
+    assert!(dropped[0].contains(&format!("dropped={}", FLOOD - LOG_CAP)) && dropped[0].contains("check=flood"), "{}", dropped[0]);
 }

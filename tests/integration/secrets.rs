@@ -1,9 +1,9 @@
 //! Secrets never appear in any output: every format, `validate`, error messages and
 //! trace-level logs are grepped for the password, for right and wrong passwords alike.
 
-use crate::support::postgres::{PgServer, SCRAM_USER};
-use crate::support::redis::RedisServer;
-use crate::support::{CheckFile, picket};
+use picket_testkit::postgres::{PgServer, SCRAM_USER};
+use picket_testkit::redis::RedisServer;
+use picket_testkit::{CheckFile, picket};
 
 const WRONG: &str = "Wr0ng-but-s3cret-value";
 

@@ -2,8 +2,8 @@
 
 use picket::result::Status;
 
-use crate::support::servers::{closed_port, line_server, silent_listener};
-use crate::support::{assert_status, run_toml};
+use picket_testkit::servers::{closed_port, line_server, silent_listener};
+use picket_testkit::{assert_status, run_toml};
 
 async fn one(target: &str, extra: &str) -> picket::result::CheckResult {
     run_toml(&format!("[[check]]\nname = \"port\"\nplugin = \"tcp\"\ntarget = \"{target}\"\ntimeout = \"1s\"\n{extra}\n")).await.remove(0)

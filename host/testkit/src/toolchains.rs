@@ -4,11 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::picket;
-
-pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use super::{picket, target_dir};
 
 /// `picket plugin build DIR -o OUT`, with the toolchains `cargo xtask test` installed
 /// (componentize-py in target/toolchains, the JS example's node_modules) on hand.
@@ -37,10 +33,6 @@ pub fn toolchain_path() -> std::ffi::OsString {
     let mut dirs = vec![python];
     dirs.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
     std::env::join_paths(dirs).unwrap()
-}
-
-pub fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
 }
 
 /// `picket check -c FILE --format json`, parsed.

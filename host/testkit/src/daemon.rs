@@ -14,6 +14,8 @@ pub struct DaemonProc {
     child: Child,
     pub addr: SocketAddr,
     log: Arc<Mutex<String>>,
+    /// The thread copying stderr into `log`; it ends when the process's stderr closes.
+    reader: std::thread::JoinHandle<()>,
 }
 
 /// An HTTP response: status code and body.
@@ -79,7 +81,7 @@ impl DaemonProc {
         let log = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = std::sync::mpsc::channel();
         let sink = log.clone();
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Some(addr) = line.split("API on http://").nth(1) {
                     let _ = tx.send(addr.trim().parse::<SocketAddr>().expect("address in the start line"));
@@ -96,7 +98,7 @@ impl DaemonProc {
                 panic!("picket run did not start:\n{}", log.lock().unwrap());
             }
         };
-        DaemonProc { child, addr, log }
+        DaemonProc { child, addr, log, reader }
     }
 
     pub fn get(&self, path: &str) -> Response {
@@ -109,6 +111,25 @@ impl DaemonProc {
 
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
+    }
+
+    /// Waits until the outbox holds nothing pending and returns `/api/v1/notifications`.
+    /// Every notification decided so far is then delivered, failed or held, so a receiver
+    /// has all it will ever get of them (nothing is left to send or retry).
+    pub fn settled_outbox(&self, within: Duration) -> serde_json::Value {
+        let deadline = Instant::now() + within;
+        loop {
+            let n = self.get("/api/v1/notifications").json();
+            if n["counts"]["pending"] == 0 {
+                return n;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out after {within:?} waiting for the outbox to have nothing pending; last: {}",
+                n["counts"]
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// The API's view of one check.
@@ -132,12 +153,13 @@ impl DaemonProc {
         self.child.wait().unwrap();
     }
 
-    /// Waits for the process to exit on its own (after SIGTERM).
+    /// Waits for the process to exit on its own (after SIGTERM), then for its last log
+    /// lines: the log is complete once the reader thread has seen stderr close.
     pub fn wait_exit(mut self, within: Duration) -> (ExitStatus, String) {
         let deadline = Instant::now() + within;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
-                std::thread::sleep(Duration::from_millis(50));
+                eventually(within, "the daemon's stderr to close after it exited", || self.reader.is_finished().then_some(()));
                 return (status, self.log());
             }
             if Instant::now() > deadline {
