@@ -5,6 +5,8 @@
 //! is on disk before anyone tries to send it. The volume is small (a few rows per
 //! incident), so the fsync per write costs nothing that matters.
 //!
+//! The tables are migrations in [`migrate`].
+//!
 //! Calls are synchronous; async callers use `spawn_blocking`.
 
 use std::path::Path;
@@ -15,59 +17,7 @@ pub use picket_core::notify::quiet::Silence;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
-use super::{StoreError, ms_to_rfc3339};
-
-const SCHEMA: &str = r#"
--- Every notification, written before its first delivery attempt. state: pending,
--- delivered, failed (gave up or refused), suppressed (inhibited, silenced, maintenance,
--- cooldown: kept so nothing is lost, never sent).
-CREATE TABLE IF NOT EXISTS outbox (
-    id INTEGER PRIMARY KEY,
-    created_ms INTEGER NOT NULL,
-    provider TEXT NOT NULL,
-    route TEXT NOT NULL,
-    check_name TEXT NOT NULL,
-    incident INTEGER NOT NULL,
-    kind TEXT NOT NULL,
-    dedup_key TEXT NOT NULL,
-    body TEXT NOT NULL,
-    state TEXT NOT NULL,
-    reason TEXT,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_ms INTEGER NOT NULL,
-    last_error TEXT,
-    done_ms INTEGER
-);
-CREATE INDEX IF NOT EXISTS outbox_state ON outbox (state, provider, dedup_key, id);
-
-CREATE TABLE IF NOT EXISTS silences (
-    id INTEGER PRIMARY KEY,
-    pattern TEXT NOT NULL,
-    created_ms INTEGER NOT NULL,
-    until_ms INTEGER NOT NULL,
-    reason TEXT NOT NULL,
-    by TEXT NOT NULL
-);
-
-CREATE TABLE IF NOT EXISTS recoveries (
-    id INTEGER PRIMARY KEY,
-    check_name TEXT NOT NULL,
-    incident INTEGER NOT NULL,
-    attempt INTEGER NOT NULL,
-    started_ms INTEGER NOT NULL,
-    duration_ms INTEGER NOT NULL,
-    action TEXT NOT NULL,
-    outcome TEXT NOT NULL,
-    exit_code INTEGER,
-    output TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS recoveries_check ON recoveries (check_name, started_ms);
-
-CREATE TABLE IF NOT EXISTS journal_meta (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-) WITHOUT ROWID;
-"#;
+use super::{StoreError, migrate, ms_to_rfc3339};
 
 /// A notification waiting in (or gone through) the outbox.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -163,19 +113,21 @@ fn sql_err(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
 
 impl Journal {
     /// Opens the journal inside the store at `path` (the caller holds the store's lock).
+    /// The store's migrations apply here too (see [`migrate`]): normally the store has
+    /// applied them already and this only checks.
     pub fn open(path: &Path) -> Result<Journal, StoreError> {
-        let conn = Connection::open(path).map_err(sql_err(path))?;
+        let mut conn = Connection::open(path).map_err(sql_err(path))?;
         conn.busy_timeout(Duration::from_secs(5)).map_err(sql_err(path))?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(sql_err(path))?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(sql_err(path))?;
-        conn.execute_batch(SCHEMA).map_err(sql_err(path))?;
+        migrate::run(&mut conn, path)?;
         Ok(Journal { conn: Mutex::new(conn) })
     }
 
     /// A journal that lives as long as the process (`picket run --no-store`, tests).
     pub fn memory() -> Journal {
-        let conn = Connection::open_in_memory().expect("in-memory sqlite");
-        conn.execute_batch(SCHEMA).expect("journal schema");
+        let mut conn = Connection::open_in_memory().expect("in-memory sqlite");
+        migrate::run(&mut conn, Path::new(":memory:")).expect("journal schema");
         Journal { conn: Mutex::new(conn) }
     }
 
