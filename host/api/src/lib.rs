@@ -43,7 +43,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use picket_store::Store;
-use picket_store::journal::Journal;
+use picket_store::journal::{Journal, OutboxState};
 
 type Daemon = dyn Handle;
 
@@ -275,11 +275,16 @@ struct NotificationQuery {
 }
 
 async fn notifications(State(d): State<Arc<Daemon>>, Query(q): Query<NotificationQuery>) -> ApiResult<Json<serde_json::Value>> {
-    if let Some(s) = q.state.as_deref().filter(|s| !["pending", "delivered", "failed", "suppressed"].contains(s)) {
-        return Err(ApiError(StatusCode::BAD_REQUEST, format!("state={s:?}: use pending, delivered, failed or suppressed")));
-    }
+    let state = q
+        .state
+        .as_deref()
+        .map(|s| {
+            s.parse::<OutboxState>()
+                .map_err(|_| ApiError(StatusCode::BAD_REQUEST, format!("state={s:?}: use pending, delivered, failed or suppressed")))
+        })
+        .transpose()?;
     let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
-    let (rows, counts) = journal(&*d, move |j| Ok((j.notifications(q.state.as_deref(), limit)?, j.counts()?))).await?;
+    let (rows, counts) = journal(&*d, move |j| Ok((j.notifications(state, limit)?, j.counts()?))).await?;
     let rows: Vec<serde_json::Value> = rows
         .into_iter()
         .map(|r| {

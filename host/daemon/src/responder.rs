@@ -21,7 +21,7 @@ use crate::notify::Value;
 use crate::notify::router::{CheckInfo, Input, NotifyPlan, Outgoing, Router, World};
 use crate::recovery::{Budget, Decision, action};
 use crate::scheduler::Control;
-use crate::store::journal::{Journal, NewNotification, RecoveryRow, Silence};
+use crate::store::journal::{Journal, NewNotification, RecoveryOutcome, RecoveryRow, Silence};
 use crate::store::now_ms;
 
 /// Messages to the responder from outside the event stream.
@@ -115,8 +115,8 @@ impl Responder {
         };
         let mut budget = Budget::default();
         for r in recoveries.iter().rev() {
-            if let Ok(t) = DateTime::parse_from_rfc3339(&r.started) {
-                budget.restore(&r.check, t.with_timezone(&Utc), r.incident, r.outcome == "gave-up");
+            if let Some(t) = DateTime::from_timestamp_millis(r.started_ms) {
+                budget.restore(&r.check, t, r.incident, r.outcome == RecoveryOutcome::GaveUp);
             }
         }
         let mut mem = Memory { saved: router.to_json(), router, budget, silences, dirty: false };
@@ -278,15 +278,15 @@ impl Responder {
                 check: check.clone(),
                 incident,
                 attempt: attempts,
-                started: String::new(),
+                started_ms: now_ms(),
                 duration_ms: 0,
                 action: spec.as_ref().and_then(|s| s.recover.as_ref()).map(|r| r.action.describe()).unwrap_or_default(),
-                outcome: "gave-up".into(),
+                outcome: RecoveryOutcome::GaveUp,
                 exit_code: None,
                 output: format!("{attempts} attempts for this incident; budget spent"),
             };
             let j = self.journal.clone();
-            match tokio::task::spawn_blocking(move || j.record_recovery(&row, now_ms())).await {
+            match tokio::task::spawn_blocking(move || j.record_recovery(&row)).await {
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => tracing::error!(check = %check, incident, "cannot record that recovery gave up: {e}"),
                 Err(e) => tracing::error!(check = %check, incident, "recording that recovery gave up panicked: {e}"),
@@ -376,14 +376,15 @@ impl Responder {
                 check: check.clone(),
                 incident,
                 attempt,
-                started: String::new(),
+                started_ms: started,
                 duration_ms: outcome.duration.as_millis() as i64,
                 action: recover.action.describe(),
-                outcome: outcome.outcome.to_string(),
+                // The action names one of ok, failed, timeout and error.
+                outcome: outcome.outcome.parse().unwrap_or(RecoveryOutcome::Error),
                 exit_code: outcome.exit_code,
                 output: outcome.output.clone(),
             };
-            match tokio::task::spawn_blocking(move || journal.record_recovery(&row, started)).await {
+            match tokio::task::spawn_blocking(move || journal.record_recovery(&row)).await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => tracing::error!(check = %check, "cannot record the recovery attempt: {e}"),
                 Err(e) => tracing::error!(check = %check, "cannot record the recovery attempt: {e}"),

@@ -200,9 +200,8 @@ impl Delivery {
                 }
                 Err(e) => {
                     bump(&self.stats.failed_attempts, channel);
-                    let created = chrono::DateTime::parse_from_rfc3339(&row.created).map(|t| t.timestamp_millis()).unwrap_or(now);
                     let next = now + retry.delay(attempts).as_millis() as i64;
-                    let give_up = !e.retryable || next - created > retry.give_up.as_millis() as i64;
+                    let give_up = !e.retryable || next - row.created_ms > retry.give_up.as_millis() as i64;
                     if give_up {
                         bump(&self.stats.given_up, channel);
                         tracing::error!(channel, check = %row.check, incident = row.incident, kind = %row.kind, attempts, "notification failed for good: {}", e.message);

@@ -5,6 +5,10 @@
 //! is on disk before anyone tries to send it. The volume is small (a few rows per
 //! incident), so the fsync per write costs nothing that matters.
 //!
+//! Times are milliseconds since the epoch, in the rows and in the row types (RFC 3339 only
+//! in their JSON); outbox states and recovery outcomes are enums, [`OutboxState`] and
+//! [`RecoveryOutcome`], stored by name. The tables are migrations in [`migrate`].
+//!
 //! Calls are synchronous; async callers use `spawn_blocking`.
 
 use std::path::Path;
@@ -12,83 +16,142 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 pub use picket_core::notify::quiet::Silence;
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
-use super::{StoreError, ms_to_rfc3339};
+use super::{StoreError, migrate, ms_to_rfc3339};
 
-const SCHEMA: &str = r#"
--- Every notification, written before its first delivery attempt. state: pending,
--- delivered, failed (gave up or refused), suppressed (inhibited, silenced, maintenance,
--- cooldown: kept so nothing is lost, never sent).
-CREATE TABLE IF NOT EXISTS outbox (
-    id INTEGER PRIMARY KEY,
-    created_ms INTEGER NOT NULL,
-    provider TEXT NOT NULL,
-    route TEXT NOT NULL,
-    check_name TEXT NOT NULL,
-    incident INTEGER NOT NULL,
-    kind TEXT NOT NULL,
-    dedup_key TEXT NOT NULL,
-    body TEXT NOT NULL,
-    state TEXT NOT NULL,
-    reason TEXT,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_ms INTEGER NOT NULL,
-    last_error TEXT,
-    done_ms INTEGER
-);
-CREATE INDEX IF NOT EXISTS outbox_state ON outbox (state, provider, dedup_key, id);
+/// A name an [`OutboxState`] or a [`RecoveryOutcome`] does not have (in a row, or in an API query).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} {name:?}")]
+pub struct UnknownName {
+    pub what: &'static str,
+    pub name: String,
+}
 
-CREATE TABLE IF NOT EXISTS silences (
-    id INTEGER PRIMARY KEY,
-    pattern TEXT NOT NULL,
-    created_ms INTEGER NOT NULL,
-    until_ms INTEGER NOT NULL,
-    reason TEXT NOT NULL,
-    by TEXT NOT NULL
-);
+/// An enum stored in a TEXT column under one name per variant: the names are listed once,
+/// in the invocation, and used for the column (`ToSql`, `FromSql`), JSON (`Serialize`)
+/// and parsing (`FromStr`). The column keeps names rather than codes: the words the API
+/// shows, readable with `sqlite3`, and what every older picket wrote and reads.
+macro_rules! column_enum {
+    ($(#[$doc:meta])* $name:ident ($what:literal) { $($(#[$vdoc:meta])* $variant:ident => $text:literal,)+ }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name {
+            $($(#[$vdoc])* $variant,)+
+        }
 
-CREATE TABLE IF NOT EXISTS recoveries (
-    id INTEGER PRIMARY KEY,
-    check_name TEXT NOT NULL,
-    incident INTEGER NOT NULL,
-    attempt INTEGER NOT NULL,
-    started_ms INTEGER NOT NULL,
-    duration_ms INTEGER NOT NULL,
-    action TEXT NOT NULL,
-    outcome TEXT NOT NULL,
-    exit_code INTEGER,
-    output TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS recoveries_check ON recoveries (check_name, started_ms);
+        impl $name {
+            pub const ALL: &[$name] = &[$($name::$variant,)+];
 
-CREATE TABLE IF NOT EXISTS journal_meta (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-) WITHOUT ROWID;
-"#;
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)+
+                }
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = UnknownName;
+            fn from_str(s: &str) -> Result<Self, UnknownName> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(UnknownName { what: $what, name: s.to_string() }),
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl ToSql for $name {
+            fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+                Ok(ToSqlOutput::from(self.as_str()))
+            }
+        }
+
+        impl FromSql for $name {
+            fn column_result(v: ValueRef<'_>) -> FromSqlResult<Self> {
+                v.as_str()?.parse().map_err(|e| FromSqlError::Other(Box::new(e)))
+            }
+        }
+    };
+}
+
+column_enum! {
+    /// Where a notification is in the outbox.
+    OutboxState ("outbox state") {
+        /// Waiting for its (next) delivery attempt.
+        Pending => "pending",
+        /// The receiver said yes.
+        Delivered => "delivered",
+        /// Gave up: not retryable, refused, or retried for too long.
+        Failed => "failed",
+        /// Inhibited, silenced, in maintenance or in cooldown: kept so nothing is lost, never sent.
+        Suppressed => "suppressed",
+    }
+}
+
+column_enum! {
+    /// How a recovery attempt ended.
+    RecoveryOutcome ("recovery outcome") {
+        /// The action succeeded.
+        Ok => "ok",
+        /// A non-zero exit or an HTTP error.
+        Failed => "failed",
+        Timeout => "timeout",
+        /// It could not start.
+        Error => "error",
+        /// The budget was spent; nothing ran.
+        GaveUp => "gave-up",
+    }
+}
+
+/// Milliseconds since the epoch as RFC 3339, for the JSON of rows that keep `i64`s.
+fn rfc3339<S: serde::Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&ms_to_rfc3339(*ms))
+}
+
+fn rfc3339_opt<S: serde::Serializer>(ms: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
+    match ms {
+        Some(ms) => rfc3339(ms, s),
+        None => s.serialize_none(),
+    }
+}
 
 /// A notification waiting in (or gone through) the outbox.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct OutboxRow {
     pub id: i64,
-    pub created: String,
+    /// Milliseconds since the epoch, like every time in the journal (RFC 3339 in JSON).
+    #[serde(rename = "created", serialize_with = "rfc3339")]
+    pub created_ms: i64,
     pub provider: String,
     pub route: String,
     pub check: String,
     pub incident: u64,
     pub kind: String,
     pub dedup_key: String,
-    pub state: String,
+    pub state: OutboxState,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     pub attempts: u32,
-    pub next_attempt: String,
+    #[serde(rename = "next_attempt", serialize_with = "rfc3339")]
+    pub next_ms: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub done: Option<String>,
+    #[serde(rename = "done", skip_serializing_if = "Option::is_none", serialize_with = "rfc3339_opt")]
+    pub done_ms: Option<i64>,
     /// The notification as JSON (what providers render from).
     #[serde(skip)]
     pub body: String,
@@ -113,12 +176,11 @@ pub struct RecoveryRow {
     pub check: String,
     pub incident: u64,
     pub attempt: u32,
-    pub started: String,
+    #[serde(rename = "started", serialize_with = "rfc3339")]
+    pub started_ms: i64,
     pub duration_ms: i64,
     pub action: String,
-    /// ok (the action succeeded), failed (non-zero exit or HTTP error), timeout, error
-    /// (could not start), gave-up (the budget was spent; nothing ran).
-    pub outcome: String,
+    pub outcome: RecoveryOutcome,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
     pub output: String,
@@ -163,19 +225,21 @@ fn sql_err(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
 
 impl Journal {
     /// Opens the journal inside the store at `path` (the caller holds the store's lock).
+    /// The store's migrations apply here too (see [`migrate`]): normally the store has
+    /// applied them already and this only checks.
     pub fn open(path: &Path) -> Result<Journal, StoreError> {
-        let conn = Connection::open(path).map_err(sql_err(path))?;
+        let mut conn = Connection::open(path).map_err(sql_err(path))?;
         conn.busy_timeout(Duration::from_secs(5)).map_err(sql_err(path))?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(sql_err(path))?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(sql_err(path))?;
-        conn.execute_batch(SCHEMA).map_err(sql_err(path))?;
+        migrate::run(&mut conn, path)?;
         Ok(Journal { conn: Mutex::new(conn) })
     }
 
     /// A journal that lives as long as the process (`picket run --no-store`, tests).
     pub fn memory() -> Journal {
-        let conn = Connection::open_in_memory().expect("in-memory sqlite");
-        conn.execute_batch(SCHEMA).expect("journal schema");
+        let mut conn = Connection::open_in_memory().expect("in-memory sqlite");
+        migrate::run(&mut conn, Path::new(":memory:")).expect("journal schema");
         Journal { conn: Mutex::new(conn) }
     }
 
@@ -195,7 +259,7 @@ impl Journal {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?1)",
             )?;
             for r in rows {
-                let state = if r.suppressed.is_some() { "suppressed" } else { "pending" };
+                let state = if r.suppressed.is_some() { OutboxState::Suppressed } else { OutboxState::Pending };
                 pending += r.suppressed.is_none() as usize;
                 stmt.execute(params![
                     now_ms,
@@ -228,19 +292,19 @@ impl Journal {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
             "SELECT o.id FROM outbox o
-             WHERE o.state = 'pending' AND o.next_ms <= ?1
-               AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.state = 'pending' AND p.provider = o.provider
+             WHERE o.state = ?3 AND o.next_ms <= ?1
+               AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.state = ?3 AND p.provider = o.provider
                                AND p.dedup_key = o.dedup_key AND p.id < o.id)
              ORDER BY o.id LIMIT ?2",
         )?;
-        let ids: Vec<i64> = stmt.query_map(params![now_ms, limit as i64], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        let ids: Vec<i64> = stmt.query_map(params![now_ms, limit as i64, OutboxState::Pending], |r| r.get(0))?.collect::<Result<_, _>>()?;
         drop(stmt);
         ids.into_iter().map(|id| row_by_id(&conn, id)).collect()
     }
 
     /// When the next pending row is due, if any.
     pub fn next_due_ms(&self) -> rusqlite::Result<Option<i64>> {
-        self.conn().query_row("SELECT MIN(next_ms) FROM outbox WHERE state = 'pending'", [], |r| r.get(0))
+        self.conn().query_row("SELECT MIN(next_ms) FROM outbox WHERE state = ?1", [OutboxState::Pending], |r| r.get(0))
     }
 
     /// Records several attempts' outcomes in one transaction.
@@ -250,16 +314,16 @@ impl Journal {
         for Attempt { id, attempts, outcome } in outcomes {
             match outcome {
                 AttemptOutcome::Delivered => tx.execute(
-                    "UPDATE outbox SET state = 'delivered', attempts = ?2, done_ms = ?3, last_error = NULL WHERE id = ?1",
-                    params![id, attempts, now_ms],
+                    "UPDATE outbox SET state = ?4, attempts = ?2, done_ms = ?3, last_error = NULL WHERE id = ?1",
+                    params![id, attempts, now_ms, OutboxState::Delivered],
                 )?,
                 AttemptOutcome::Retry { error: e, next_ms: next } => tx.execute(
                     "UPDATE outbox SET attempts = ?2, last_error = ?3, next_ms = ?4 WHERE id = ?1",
                     params![id, attempts, e, next],
                 )?,
                 AttemptOutcome::Failed { error: e } => tx.execute(
-                    "UPDATE outbox SET state = 'failed', attempts = ?2, last_error = ?3, done_ms = ?4 WHERE id = ?1",
-                    params![id, attempts, e, now_ms],
+                    "UPDATE outbox SET state = ?5, attempts = ?2, last_error = ?3, done_ms = ?4 WHERE id = ?1",
+                    params![id, attempts, e, now_ms, OutboxState::Failed],
                 )?,
             };
         }
@@ -267,7 +331,7 @@ impl Journal {
     }
 
     /// Notifications, newest first, optionally of one state.
-    pub fn notifications(&self, state: Option<&str>, limit: usize) -> rusqlite::Result<Vec<OutboxRow>> {
+    pub fn notifications(&self, state: Option<OutboxState>, limit: usize) -> rusqlite::Result<Vec<OutboxRow>> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached("SELECT id FROM outbox WHERE (?1 IS NULL OR state = ?1) ORDER BY id DESC LIMIT ?2")?;
         let ids: Vec<i64> = stmt.query_map(params![state, limit as i64], |r| r.get(0))?.collect::<Result<_, _>>()?;
@@ -279,15 +343,14 @@ impl Journal {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached("SELECT state, COUNT(*) FROM outbox GROUP BY state")?;
         let mut c = OutboxCounts::default();
-        for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+        for row in stmt.query_map([], |r| Ok((r.get::<_, OutboxState>(0)?, r.get::<_, i64>(1)?)))? {
             let (state, n) = row?;
             let n = n as u64;
-            match state.as_str() {
-                "pending" => c.pending = n,
-                "failed" => c.failed = n,
-                "delivered" => c.delivered = n,
-                "suppressed" => c.suppressed = n,
-                _ => {}
+            match state {
+                OutboxState::Pending => c.pending = n,
+                OutboxState::Failed => c.failed = n,
+                OutboxState::Delivered => c.delivered = n,
+                OutboxState::Suppressed => c.suppressed = n,
             }
         }
         Ok(c)
@@ -296,7 +359,7 @@ impl Journal {
     /// Forgets finished notifications and recovery attempts older than `before_ms`.
     pub fn prune(&self, before_ms: i64) -> rusqlite::Result<usize> {
         let conn = self.conn();
-        let n = conn.execute("DELETE FROM outbox WHERE state IN ('delivered', 'suppressed', 'failed') AND created_ms < ?1", [before_ms])?;
+        let n = conn.execute("DELETE FROM outbox WHERE state <> ?2 AND created_ms < ?1", params![before_ms, OutboxState::Pending])?;
         let m = conn.execute("DELETE FROM recoveries WHERE started_ms < ?1", [before_ms])?;
         conn.execute("DELETE FROM silences WHERE until_ms < ?1", [before_ms])?;
         Ok(n + m)
@@ -325,11 +388,11 @@ impl Journal {
         stmt.query_map([now_ms], |r| Ok(silence_of(r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?.collect()
     }
 
-    pub fn record_recovery(&self, r: &RecoveryRow, started_ms: i64) -> rusqlite::Result<()> {
+    pub fn record_recovery(&self, r: &RecoveryRow) -> rusqlite::Result<()> {
         self.conn().execute(
             "INSERT INTO recoveries (check_name, incident, attempt, started_ms, duration_ms, action, outcome, exit_code, output)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![r.check, r.incident as i64, r.attempt, started_ms, r.duration_ms, r.action, r.outcome, r.exit_code, r.output],
+            params![r.check, r.incident as i64, r.attempt, r.started_ms, r.duration_ms, r.action, r.outcome, r.exit_code, r.output],
         )?;
         Ok(())
     }
@@ -346,7 +409,7 @@ impl Journal {
                 check: r.get(0)?,
                 incident: r.get::<_, i64>(1)? as u64,
                 attempt: r.get(2)?,
-                started: ms_to_rfc3339(r.get(3)?),
+                started_ms: r.get(3)?,
                 duration_ms: r.get(4)?,
                 action: r.get(5)?,
                 outcome: r.get(6)?,
@@ -383,7 +446,7 @@ fn row_by_id(conn: &Connection, id: i64) -> rusqlite::Result<OutboxRow> {
         |r| {
             Ok(OutboxRow {
                 id: r.get(0)?,
-                created: ms_to_rfc3339(r.get(1)?),
+                created_ms: r.get(1)?,
                 provider: r.get(2)?,
                 route: r.get(3)?,
                 check: r.get(4)?,
@@ -393,9 +456,9 @@ fn row_by_id(conn: &Connection, id: i64) -> rusqlite::Result<OutboxRow> {
                 state: r.get(8)?,
                 reason: r.get(9)?,
                 attempts: r.get(10)?,
-                next_attempt: ms_to_rfc3339(r.get(11)?),
+                next_ms: r.get(11)?,
                 last_error: r.get(12)?,
-                done: r.get::<_, Option<i64>>(13)?.map(ms_to_rfc3339),
+                done_ms: r.get(13)?,
                 body: r.get(14)?,
             })
         },
@@ -455,7 +518,7 @@ mod tests {
         assert_eq!(j.enqueue(&[n], 0, None).unwrap(), 0);
         assert!(j.due(10, 10).unwrap().is_empty());
         let all = j.notifications(None, 10).unwrap();
-        assert_eq!(all[0].state, "suppressed");
+        assert_eq!(all[0].state, OutboxState::Suppressed);
         assert_eq!(all[0].reason.as_deref(), Some("inhibited by redis"));
     }
 
@@ -466,5 +529,69 @@ mod tests {
         assert_eq!(j.silences(5_000).unwrap().len(), 1);
         assert!(j.end_silence(s.id, 6_000).unwrap());
         assert!(j.silences(6_000).unwrap().is_empty());
+    }
+
+    #[test]
+    fn states_and_outcomes_keep_their_names_in_rows_and_json() {
+        let names: Vec<&str> = OutboxState::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(names, ["pending", "delivered", "failed", "suppressed"]);
+        let names: Vec<&str> = RecoveryOutcome::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(names, ["ok", "failed", "timeout", "error", "gave-up"]);
+        for s in OutboxState::ALL {
+            assert_eq!(s.as_str().parse::<OutboxState>(), Ok(*s));
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+        for o in RecoveryOutcome::ALL {
+            assert_eq!(o.as_str().parse::<RecoveryOutcome>(), Ok(*o));
+            assert_eq!(serde_json::to_value(o).unwrap(), o.as_str());
+        }
+        assert_eq!("sent".parse::<OutboxState>().unwrap_err().to_string(), r#"unknown outbox state "sent""#);
+        // A name no picket writes reads as an error, not as a guess.
+        let j = Journal::memory();
+        j.enqueue(&[note("a", "k", "trigger")], 0, None).unwrap();
+        j.conn().execute("UPDATE outbox SET state = 'sent'", []).unwrap();
+        let err = j.notifications(None, 10).unwrap_err().to_string();
+        assert!(err.contains(r#"unknown outbox state "sent""#), "{err}");
+    }
+
+    #[test]
+    fn rows_keep_milliseconds_and_show_the_same_json_as_before() {
+        let j = Journal::memory();
+        // 2024-03-01T12:00:00.250Z
+        let t = 1_709_294_400_250;
+        j.enqueue(&[note("hook", "k", "trigger"), note("hook", "k", "resolved")], t, None).unwrap();
+        j.record_attempts(&[Attempt { id: 1, attempts: 1, outcome: AttemptOutcome::Delivered }], t + 1_000).unwrap();
+        let rows = j.notifications(None, 10).unwrap();
+        assert_eq!((rows[1].created_ms, rows[1].next_ms, rows[1].done_ms, rows[1].state), (t, t, Some(t + 1_000), OutboxState::Delivered));
+        assert_eq!(
+            serde_json::to_value(&rows[1]).unwrap(),
+            serde_json::json!({
+                "id": 1, "created": "2024-03-01T12:00:00.250Z", "provider": "hook", "route": "critical", "check": "c",
+                "incident": 1, "kind": "trigger", "dedup_key": "k", "state": "delivered", "attempts": 1,
+                "next_attempt": "2024-03-01T12:00:00.250Z", "done": "2024-03-01T12:00:01.250Z"
+            })
+        );
+        assert_eq!(serde_json::to_value(&rows[0]).unwrap()["state"], "pending");
+        assert!(serde_json::to_value(&rows[0]).unwrap().get("done").is_none());
+        let r = RecoveryRow {
+            check: "web".into(),
+            incident: 3,
+            attempt: 2,
+            started_ms: t,
+            duration_ms: 15,
+            action: "run restart".into(),
+            outcome: RecoveryOutcome::GaveUp,
+            exit_code: None,
+            output: "spent".into(),
+        };
+        j.record_recovery(&r).unwrap();
+        assert_eq!(
+            serde_json::to_value(&r).unwrap(),
+            serde_json::json!({
+                "check": "web", "incident": 3, "attempt": 2, "started": "2024-03-01T12:00:00.250Z", "duration_ms": 15,
+                "action": "run restart", "outcome": "gave-up", "output": "spent"
+            })
+        );
+        assert_eq!(j.recoveries(Some("web"), 10).unwrap(), [r]);
     }
 }

@@ -5,10 +5,13 @@
 //! transaction, so 10,000 results a second cost a few commits, not 10,000 fsyncs; checks
 //! never wait for the disk. Readers (the API, restore) use their own connection, which WAL
 //! lets run alongside the writer. A `kill -9` loses at most the batch being written.
+//!
+//! The schema of the history and the journal is one numbered list of migrations
+//! ([`migrate`]), applied when either opens the file; a store from a newer picket is refused.
 
 pub mod journal;
 mod maintain;
-mod schema;
+pub mod migrate;
 mod writer;
 
 use std::collections::HashMap;
@@ -32,8 +35,15 @@ pub enum StoreError {
     Sqlite { path: PathBuf, source: rusqlite::Error },
     #[error("store {path}: cannot create it or its directory: {source}")]
     Dir { path: PathBuf, source: std::io::Error },
-    #[error("store {path}: written by a newer picket (schema {found}, this one reads {supported})")]
+    /// Its `user_version` is beyond [`migrate::LATEST`]: a newer picket migrated it.
+    #[error("store {path}: migrated by a newer picket (schema {found}, this one knows up to {supported})")]
     Version { path: PathBuf, found: i64, supported: i64 },
+    /// Its format mark is beyond [`migrate::FORMAT_READS`]: it holds what this picket would misread.
+    #[error("store {path}: written by a newer picket (format {found}, this one reads up to {supported})")]
+    Format { path: PathBuf, found: i64, supported: i64 },
+    /// A migration failed; it was rolled back, and the store stays at the one before.
+    #[error("store {path}: migration {number} failed: {source}")]
+    Migration { path: PathBuf, number: i64, source: rusqlite::Error },
     #[error("the store's writer has stopped")]
     Closed,
     #[error("store {path} is in use by another picket process (lock file {path}.lock)")]
@@ -136,22 +146,8 @@ impl Store {
         if rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
             return Err(StoreError::InUse { path: path.to_path_buf() });
         }
-        let writer_conn = open_conn(path).map_err(sql)?;
-        writer_conn.execute_batch(schema::SCHEMA).map_err(sql)?;
-        let found: Option<i64> = writer_conn
-            .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| r.get::<_, String>(0))
-            .optional()
-            .map_err(sql)?
-            .and_then(|v| v.parse().ok());
-        match found {
-            Some(v) if v > schema::VERSION => {
-                return Err(StoreError::Version { path: path.to_path_buf(), found: v, supported: schema::VERSION });
-            }
-            Some(_) => {}
-            None => {
-                writer_conn.execute("INSERT INTO meta (key, value) VALUES ('schema', ?1)", [schema::CREATED.to_string()]).map_err(sql)?;
-            }
-        }
+        let mut writer_conn = open_conn(path).map_err(sql)?;
+        migrate::run(&mut writer_conn, path)?;
         let reader = open_conn(path).map_err(sql)?;
         let (tx, rx) = std::sync::mpsc::channel();
         let shown = path.display().to_string();

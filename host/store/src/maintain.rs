@@ -8,7 +8,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
-use super::schema;
+use super::migrate;
 
 const HOUR_MS: i64 = 3_600_000;
 
@@ -54,7 +54,7 @@ const WIDE: u8 = 2;
 /// the bytes of SQLite's REAL. While every name id fits in a u16 (a store with at most
 /// 65,535 metric names, which is nearly all of them) a blob is the first format: 22 bytes
 /// per metric, no header, readable by any picket. Otherwise it is [`WIDE`] and then 24
-/// bytes per metric with a u32 id (see `schema::WIDE_IDS`).
+/// bytes per metric with a u32 id (see `migrate::FORMAT_WIDE_IDS`).
 pub fn pack(metrics: &[Packed]) -> Vec<u8> {
     let narrow = metrics.iter().all(|m| u16::try_from(m.name_id).is_ok());
     let mut out = Vec::with_capacity(1 + metrics.len() * WIDE_LEN);
@@ -196,10 +196,10 @@ pub fn run(conn: &mut Connection, now_ms: i64, keep_results: Duration, keep_roll
                 }
                 if is_wide(&packed) && !wide_marked {
                     // An older picket would read this row's ids as u16s: raise the store's
-                    // schema so it refuses the store instead.
+                    // format mark so it refuses the store instead.
                     tx.execute(
                         "UPDATE meta SET value = ?1 WHERE key = 'schema' AND CAST(value AS INTEGER) < ?2",
-                        params![schema::WIDE_IDS.to_string(), schema::WIDE_IDS],
+                        params![migrate::FORMAT_WIDE_IDS.to_string(), migrate::FORMAT_WIDE_IDS],
                     )?;
                     wide_marked = true;
                 }
