@@ -259,11 +259,15 @@ impl Responder {
         let plan = self.plan.borrow().clone();
         let now = self.now();
         let mut gave_up = None;
+        let mut started = None;
         if let Some(recover) = spec.as_ref().and_then(|s| s.recover.clone()) {
             let paused = plan.maintenance.iter().any(|m| m.covers(&e.check) && m.active(now));
             match mem.budget.on_event(&e, &recover, paused) {
                 Decision::Nothing => {}
-                Decision::Run { attempt } => self.start_recovery(&e, attempt, recover),
+                Decision::Run { attempt } => {
+                    started = Some(attempt);
+                    self.start_recovery(&e, attempt, recover)
+                }
                 Decision::GiveUp { attempts } => gave_up = Some(attempts),
             }
         }
@@ -271,6 +275,12 @@ impl Responder {
         let w = World { now, plan: &plan, silences: &mem.silences };
         let (check, incident) = (e.check.clone(), e.incident.unwrap_or(0));
         let mut out = mem.router.handle(Input::Event(e, info), &w);
+        // Counted when it starts, not when it reports back: a recheck that passes may
+        // resolve the incident before the done message is handled, and "resolved" must
+        // say what was tried.
+        if let Some(attempts) = started {
+            out.extend(mem.router.handle(Input::Recovered { check: check.clone(), incident, attempts }, &w));
+        }
         if let Some(attempts) = gave_up {
             tracing::error!(check = %check, incident, attempts, "recovery gave up: the budget is spent and the check still fails");
             *self.stats.gave_up.lock().expect("lock").entry(check.clone()).or_default() += 1;
