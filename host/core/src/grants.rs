@@ -7,20 +7,18 @@
 //! `host:port` that TCP address, with the port the plugin declared for the scheme when the
 //! URL names none; an absolute path grants disk stat under it) plus its `allow` list
 //! (`"tcp:db:5432"`, `"http:https://api.example.com"`, `"disk:/var"`). Host names are
-//! compared before DNS, in one normal form ([`crate::target::normalize_host`]: lowercase,
+//! compared before DNS, in one normal form ([`normalize_host`]: lowercase,
 //! IDNA for unicode names): granting `localhost` does not grant `127.0.0.1`.
 //!
 //! Architecture Invariant: capability modules ask a `Grants` before any I/O, and a refusal
 //! is recorded (the run then reports `capability denied`), never silently swallowed.
 
 use std::fmt;
+use std::net::IpAddr;
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
-use url::Url;
-
-use crate::plugin::TargetShape;
-use crate::target::{host_port, normalize_host, url_host};
+use url::{Host, Url};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Origin {
@@ -65,12 +63,6 @@ impl fmt::Display for Grant {
 }
 
 impl Grant {
-    /// What a check's `target` grants, checked against the shapes its plugin declares
-    /// (see [`crate::target::resolve`]); `Err` says why the target does not fit them.
-    pub fn from_target(target: &str, shapes: &[TargetShape]) -> Result<Option<Grant>, String> {
-        crate::target::resolve(target, shapes).map(|r| r.grant)
-    }
-
     /// Parses one `allow` entry.
     pub fn parse_allow(entry: &str) -> Result<Grant, String> {
         let help = "use \"tcp:HOST:PORT\", \"http:URL\" or \"disk:/PATH\"";
@@ -190,6 +182,54 @@ pub struct TlsOptions {
     pub ca_file: Option<PathBuf>,
     /// Skip certificate verification. Only for explicit opt-in.
     pub insecure: bool,
+}
+
+/// A host name or address in the one form grants and connections use: IP addresses in
+/// their canonical text (IPv6 without brackets), names lowercased and in IDNA ASCII form
+/// (`Bücher.example` → `xn--bcher-kva.example`). `None` when it is neither.
+pub fn normalize_host(host: &str) -> Option<String> {
+    let h = host.trim();
+    let h = h.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(h);
+    if let Ok(ip) = h.parse::<IpAddr>() {
+        return Some(ip.to_string());
+    }
+    if h.is_empty() || h.contains(':') {
+        return None;
+    }
+    let decoded = percent_decode(h);
+    idna::domain_to_ascii(&decoded).ok().filter(|a| !a.is_empty())
+}
+
+pub(crate) fn percent_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
+}
+
+/// `host:port` or `[v6]:port`, the host normalised.
+pub fn host_port(text: &str) -> Option<(String, u16)> {
+    let text = text.trim();
+    let (host, port) = if let Some(rest) = text.strip_prefix('[') {
+        let (host, port) = rest.split_once("]:")?;
+        (host, port)
+    } else {
+        let (host, port) = text.rsplit_once(':')?;
+        if host.contains(':') || host.contains('/') {
+            return None;
+        }
+        (host, port)
+    };
+    if host.is_empty() || !port.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    Some((normalize_host(host)?, port.parse().ok()?))
+}
+
+/// The host of a URL, normalised; `None` when it has none.
+pub fn url_host(url: &Url) -> Option<String> {
+    match url.host()? {
+        Host::Domain(d) => normalize_host(d),
+        Host::Ipv4(a) => Some(a.to_string()),
+        Host::Ipv6(a) => Some(a.to_string()),
+    }
 }
 
 #[cfg(test)]

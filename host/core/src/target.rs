@@ -5,13 +5,13 @@
 //! lowercase, unicode names in their IDNA (punycode) form, IP addresses canonical.
 
 use std::fmt;
-use std::net::IpAddr;
+
 use std::path::Path;
 
 use serde::Serialize;
-use url::{Host, Url};
+use url::Url;
 
-use crate::grants::{Grant, Origin, normalize};
+use crate::grants::{Grant, Origin, host_port, normalize, normalize_host, percent_decode, url_host};
 use crate::plugin::{TargetShape, UrlShape};
 
 /// A URL or `host:port` target, parsed (`endpoint` in `wit/plugin.wit`).
@@ -51,54 +51,6 @@ impl fmt::Debug for Endpoint {
 pub struct Resolved {
     pub endpoint: Option<Endpoint>,
     pub grant: Option<Grant>,
-}
-
-/// A host name or address in the one form grants and connections use: IP addresses in
-/// their canonical text (IPv6 without brackets), names lowercased and in IDNA ASCII form
-/// (`Bücher.example` → `xn--bcher-kva.example`). `None` when it is neither.
-pub fn normalize_host(host: &str) -> Option<String> {
-    let h = host.trim();
-    let h = h.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(h);
-    if let Ok(ip) = h.parse::<IpAddr>() {
-        return Some(ip.to_string());
-    }
-    if h.is_empty() || h.contains(':') {
-        return None;
-    }
-    let decoded = percent_decode(h);
-    idna::domain_to_ascii(&decoded).ok().filter(|a| !a.is_empty())
-}
-
-fn percent_decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
-}
-
-/// `host:port` or `[v6]:port`, the host normalised.
-pub fn host_port(text: &str) -> Option<(String, u16)> {
-    let text = text.trim();
-    let (host, port) = if let Some(rest) = text.strip_prefix('[') {
-        let (host, port) = rest.split_once("]:")?;
-        (host, port)
-    } else {
-        let (host, port) = text.rsplit_once(':')?;
-        if host.contains(':') || host.contains('/') {
-            return None;
-        }
-        (host, port)
-    };
-    if host.is_empty() || !port.chars().all(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    Some((normalize_host(host)?, port.parse().ok()?))
-}
-
-/// The host of a URL, normalised; `None` when it has none.
-pub fn url_host(url: &Url) -> Option<String> {
-    match url.host()? {
-        Host::Domain(d) => normalize_host(d),
-        Host::Ipv4(a) => Some(a.to_string()),
-        Host::Ipv6(a) => Some(a.to_string()),
-    }
 }
 
 /// Parses a URL target; `default_port` applies when it names no port.
@@ -227,6 +179,14 @@ pub fn infer(target: &str) -> Resolved {
             grant: Some(Grant::Tcp { host, port }),
         },
         None => Resolved { endpoint: None, grant: None },
+    }
+}
+
+impl Grant {
+    /// What a check's `target` grants, checked against the shapes its plugin declares
+    /// (see [`resolve`]); `Err` says why the target does not fit them.
+    pub fn from_target(target: &str, shapes: &[TargetShape]) -> Result<Option<Grant>, String> {
+        resolve(target, shapes).map(|r| r.grant)
     }
 }
 
