@@ -9,11 +9,34 @@ fn inspect_a_builtin_shows_params_metrics_and_grants() {
     let out = picket_run(&["plugin", "inspect", "http"], None);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.starts_with("http 0.1.0 — One HTTP(S) request"), "{}", out.stdout);
-    assert!(out.stdout.contains("exports  picket:plugin/check@0.1.0"));
-    assert!(out.stdout.contains("picket:plugin/http@0.1.0"));
+    assert!(out.stdout.contains("exports  picket:plugin/check@0.2.0"));
+    assert!(out.stdout.contains("picket:plugin/http@0.2.0"));
     assert!(out.stdout.contains("target = \"http(s)://host:port/...\""));
+    assert!(
+        out.stdout.contains("targets\n  URL: http:// (port 80), https:// (port 443); e.g. \"http://localhost:8080/health\"\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("  follow_redirects   bool      optional"), "{}", out.stdout);
     assert!(out.stdout.contains("cert_expires_days  days"));
     assert!(out.stdout.contains("(lower is worse)"));
+}
+
+#[test]
+fn inspect_shows_a_declared_forecast_and_target() {
+    let out = picket_run(&["plugin", "inspect", "disk"], None);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("  days_until_full    days   when `used` reaches 100%, from its 7-day trend\n"), "{}", out.stdout);
+    assert!(out.stdout.contains("targets\n  an absolute path\n"), "{}", out.stdout);
+    let out = picket_run(&["plugin", "inspect", "postgres", "--format", "json"], None);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["info"]["targets"][0]["form"], "url");
+    assert_eq!(v["info"]["targets"][0]["user_required"], true);
+    assert_eq!(v["info"]["targets"][0]["schemes"][0], serde_json::json!({ "name": "postgres", "default_port": 5432 }));
+    assert_eq!(
+        v["info"]["params"][0],
+        serde_json::json!({ "name": "password", "kind": "secret", "required": false, "description": "password: { env = \"VAR\" } or { file = \"path\" }" })
+    );
 }
 
 #[test]
@@ -25,7 +48,9 @@ fn inspect_json_lists_imports_and_needed_grants() {
     assert_eq!(v["info"]["name"], "fixture");
     assert_eq!(v["sha256"].as_str().unwrap().len(), 64);
     let imports: Vec<&str> = v["imports"].as_array().unwrap().iter().map(|i| i.as_str().unwrap()).collect();
-    assert!(imports.contains(&"picket:plugin/tcp@0.1.0"), "{imports:?}");
+    assert!(imports.contains(&"picket:plugin/tcp@0.2.0"), "{imports:?}");
+    assert_eq!(v["info"]["params"][0]["kind"], "string");
+    assert_eq!(v["info"]["targets"], serde_json::json!([]), "the fixture takes any target");
     assert_eq!(v["grants_needed"].as_array().unwrap().len(), 3, "tcp, http and disk");
 }
 
@@ -42,7 +67,7 @@ fn a_component_without_the_check_export_is_refused_with_advice() {
     let out = picket_run(&["plugin", "inspect", path.to_str().unwrap()], None);
     assert_eq!(out.code, 78);
     assert!(
-        out.stderr.contains("plugin does not export picket:plugin/check@0.1.0: it exports nothing; is it a picket plugin"),
+        out.stderr.contains("plugin does not export picket:plugin/check@0.2.0: it exports nothing; is it a picket plugin"),
         "{}",
         out.stderr
     );
@@ -105,5 +130,5 @@ fn precompile_fills_the_cache_for_both_engines_and_refuses_non_plugins() {
     let (_empty_dir, empty) = empty_component();
     let out = picket_run(&["plugin", "precompile", empty.to_str().unwrap(), "--cache-dir", dir], None);
     assert_eq!(out.code, 78);
-    assert!(out.stderr.contains("does not export picket:plugin/check@0.1.0"), "{}", out.stderr);
+    assert!(out.stderr.contains("does not export picket:plugin/check@0.2.0"), "{}", out.stderr);
 }

@@ -116,6 +116,24 @@ async fn rediss_verifies_the_certificate_and_reports_its_expiry() {
     assert_status(&one(&target, "tls = { insecure = true }").await, Status::Ok);
 }
 
+/// A unicode host name is granted, resolved, connected to and verified under TLS in one
+/// form, its IDNA one: here fullwidth letters, whose IDNA form is `localhost` (so no DNS
+/// server is asked). Before the host parsed targets for plugins, the plugin connected to
+/// the name as written, which the grant (made from the IDNA form) did not cover.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_unicode_host_is_granted_and_connected_in_its_idna_form() {
+    let (r, files) = RedisServer::start_tls("", 25);
+    let target = format!("rediss://ＬＯＣＡＬＨＯＳＴ:{}", r.port);
+    let file = CheckFile::new(&format!("[[check]]\nname = \"redis\"\nplugin = \"redis\"\ntarget = \"{target}\"\n"));
+    let plan = picket::config::load(&file.path(), plugins()).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(plan.checks[0].grants.to_string(), format!("tcp:localhost:{}", r.port));
+    assert_eq!(plan.checks[0].endpoint.as_ref().unwrap().host, "localhost");
+    let ca = format!("tls = {{ ca_file = {:?} }}", files.ca.display().to_string());
+    let res = one(&target, &ca).await;
+    assert_status(&res, Status::Ok);
+    assert!(res.metric("cert_expires_days").is_some(), "{res:#?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_against_a_plain_server_fails_clearly() {
     let r = RedisServer::start("");

@@ -119,20 +119,24 @@ static const char *offered(char (*ext)[MAX_LINE], size_t n, const char *keyword)
 
 void exports_picket_plugin_check_describe(pk_info_t *ret) {
   pk_info(ret, "smtp", "0.1.0", "an SMTP server greets, offers the EHLO extensions it should, and STARTTLS verifies");
-  pk_info_param(ret, "helo", "string", false, "the name to give in EHLO (default picket.invalid)");
-  pk_info_param(ret, "expect", "string", false, "text the 220 greeting must contain");
-  pk_info_param(ret, "require", "list", false, "EHLO extensions that must be offered, e.g. [\"STARTTLS\", \"SIZE\"]");
-  pk_info_param(ret, "starttls", "bool", false, "upgrade with STARTTLS and verify the certificate (default false)");
-  pk_info_param(ret, "server", "string", false, "talk to this host:port instead of the target (it must be granted)");
+  pk_info_param(ret, "helo", PK_STRING, false, "the name to give in EHLO (default picket.invalid)");
+  pk_info_param(ret, "expect", PK_STRING, false, "text the 220 greeting must contain");
+  pk_info_param(ret, "require", PK_LIST, false, "EHLO extensions that must be offered, e.g. [\"STARTTLS\", \"SIZE\"]");
+  pk_info_param(ret, "starttls", PK_BOOL, false, "upgrade with STARTTLS and verify the certificate (default false)");
+  pk_info_param(ret, "server", PK_STRING, false, "talk to this host:port instead of the target (it must be granted)");
   pk_info_metric(ret, "banner_time", "s", "from connecting to the 220 greeting", false);
   pk_info_metric(ret, "response_time", "s", "the whole conversation, QUIT included", false);
   pk_info_metric(ret, "max_size", "B", "the largest message accepted, from the SIZE extension", true);
   pk_info_metric(ret, "cert_expiry", "days", "until the STARTTLS certificate expires", true);
+  /* "mail.example.com:587", or "smtp://mail.example.com" meaning port 25. */
+  pk_info_target_host_port(ret);
+  pk_info_target_url(ret, "smtp://mail.example.com:25", false);
+  pk_info_target_scheme(ret, "smtp", 25);
 }
 
-/* "host:port", "smtp://host:port", "[::1]:port"; port 25 when absent. */
-static void split_target(const char *target, char *host, size_t cap, uint16_t *port) {
-  if (strncmp(target, "smtp://", 7) == 0) target += 7;
+/* The `server` param: "host:port" or "[::1]:port"; port 25 when absent. (The target itself
+ * arrives parsed, in config->endpoint.) */
+static void split_server(const char *target, char *host, size_t cap, uint16_t *port) {
   const char *colon = strrchr(target, ':');
   if (colon && strchr(target, ']') > colon) colon = NULL;
   size_t len = colon ? (size_t)(colon - target) : strlen(target);
@@ -143,13 +147,20 @@ static void split_target(const char *target, char *host, size_t cap, uint16_t *p
   *port = colon ? (uint16_t)atoi(colon + 1) : 25;
 }
 
-static void conversation(struct smtp *s, const char *params, const char *target, pk_report_t *ret) {
+static void conversation(struct smtp *s, const char *params, const pk_config_t *config, pk_report_t *ret) {
   char host[256], reply[MAX_LINE], ehlo[16][MAX_LINE], line[MAX_LINE];
   uint16_t port;
   int code = 0;
   size_t n_ext = 0;
   char *server = pk_param_string(params, "server");
-  split_target(server ? server : target, host, sizeof host, &port);
+  if (server) {
+    split_server(server, host, sizeof host, &port);
+  } else {
+    char *target_host = pk_target_host(config);
+    snprintf(host, sizeof host, "%s", target_host ? target_host : "");
+    port = (uint16_t)pk_target_port(config);
+    free(target_host);
+  }
   free(server);
   char *helo = pk_param_string(params, "helo");
   char *expect = pk_param_string(params, "expect");
@@ -251,10 +262,8 @@ void exports_picket_plugin_check_check(pk_config_t *config, pk_report_t *ret) {
   struct smtp *s = calloc(1, sizeof *s);
   s->deadline_ns = now_ns() + (uint64_t)config->timeout_ms * 1000000;
   char *params = pk_cstr(&config->params);
-  char *target = pk_cstr(&config->target);
-  conversation(s, params, target, ret);
+  conversation(s, params, config, ret);
   free(params);
-  free(target);
   free(s);
   exports_picket_plugin_check_config_free(config);
 }

@@ -4,8 +4,8 @@
 // plugin reports the depth (and the oldest job's age, when the endpoint has it) as
 // metrics, and the check's TOML thresholds decide warning and critical. It reaches the
 // network only through picket's `http` capability: only what the check grants.
-import { send } from 'picket:plugin/http@0.1.0';
-import { log } from 'picket:plugin/log@0.1.0';
+import { send } from 'picket:plugin/http@0.2.0';
+import { log } from 'picket:plugin/log@0.2.0';
 
 function dig(doc, path) {
   let v = doc;
@@ -38,6 +38,20 @@ export const check = {
         { name: 'oldest_age', unit: 's', description: 'age of the oldest waiting job', lowerIsWorse: false },
         { name: 'response_time', unit: 's', description: 'time to the full response', lowerIsWorse: false },
       ],
+      targets: [
+        {
+          tag: 'url',
+          val: {
+            schemes: [
+              { name: 'http', defaultPort: 80 },
+              { name: 'https', defaultPort: 443 },
+            ],
+            userRequired: false,
+            example: 'http://localhost:8080/stats',
+          },
+        },
+      ],
+      forecasts: [],
     };
   },
 

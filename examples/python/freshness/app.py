@@ -13,18 +13,6 @@ from componentize_py_types import Err
 from wit_world import exports
 from wit_world.imports import clock, http, log, types
 
-UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def seconds(text: str) -> float:
-    """ "10m" → 600.0 """
-    for suffix in ("ms", "s", "m", "h", "d"):
-        number = text[: -len(suffix)]
-        if text.endswith(suffix) and number.replace(".", "", 1).isdigit():
-            return float(number) * UNITS[suffix]
-    raise ValueError(f'{text!r} is not a duration such as "10m"')
-
-
 def excerpt(body: bytes) -> str:
     return body[:300].decode("utf-8", "replace")
 
@@ -36,20 +24,27 @@ class Check(exports.Check):
             version="0.1.0",
             description="a JSON API answers and a timestamp in it is recent",
             params=[
-                types.ParamInfo("max_age", "duration", True, "older than this is critical"),
-                types.ParamInfo("field", "string", False, "dotted path of the timestamp (default updated_at)"),
-                types.ParamInfo("url", "string", False, "fetch this instead of the target (it must be granted)"),
+                # A duration param: picket parses "10m" and hands over 600000 (milliseconds).
+                types.ParamInfo("max_age", types.ParamKind.DURATION, True, "older than this is critical"),
+                types.ParamInfo("field", types.ParamKind.STRING, False, "dotted path of the timestamp (default updated_at)"),
+                types.ParamInfo("url", types.ParamKind.STRING, False, "fetch this instead of the target (it must be granted)"),
             ],
             metrics=[
                 types.MetricInfo("age", "s", "how old the timestamp is", False),
                 types.MetricInfo("response_time", "s", "time to the full response", False),
             ],
+            targets=[
+                types.TargetShape_Url(
+                    types.UrlShape([types.UrlScheme("http", 80), types.UrlScheme("https", 443)], False, "https://api.example.com/feed")
+                )
+            ],
+            forecasts=[],
         )
 
     def check(self, config: types.Config) -> types.Report:
         params = json.loads(config.params or "{}")
         field = params.get("field", "updated_at")
-        max_age = seconds(params["max_age"])
+        max_age = params["max_age"] / 1000
         url = params.get("url", config.target)
         request = http.Request("GET", url, [("accept", "application/json")], None, config.timeout_ms, False, 1 << 20)
         try:
@@ -72,5 +67,5 @@ class Check(exports.Check):
         age = clock.wall_ms() / 1000 - stamp.timestamp()
         log.log(log.Level.DEBUG, f"{field} = {value}, {age:.0f}s old")
         status = types.Status.CRITICAL if age > max_age else types.Status.OK
-        summary = f"{field} is {age:.0f}s old (max {params['max_age']})"
+        summary = f"{field} is {age:.0f}s old (max {max_age:g}s)"
         return types.Report(status, summary, [types.Metric("age", age, "s"), rt], None)

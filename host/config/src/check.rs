@@ -9,11 +9,12 @@ use toml::de::{DeTable, DeValue};
 use super::daemon::DaemonSettings;
 use super::doc::{Doc, Value, as_i64, scalar_text, to_json, type_name};
 use super::error::{ConfigError, suggestion};
-use super::policy::{Timing, disk_forecast, parse_depends_on, parse_forecasts};
+use super::policy::{Timing, parse_depends_on, parse_forecasts};
 use super::{CheckSpec, Secrets};
 use crate::catalog::{Catalog, Described, PluginRef};
 use picket_core::grants::MAX_MEMORY_CAP;
 use picket_core::grants::{Grant, Grants, Limits, TlsOptions};
+use picket_core::plugin::{ParamInfo, ParamKind};
 use picket_core::threshold::{Range, Threshold};
 use picket_core::units::{parse_duration, parse_size};
 
@@ -304,15 +305,27 @@ async fn parse_check<C: Catalog>(
     }
 
     let target = target?;
-    if let Some(problem) = target_problem(&plugin_name, &target) {
-        let (_, v) = get("target").unwrap();
-        doc.error(v.span(), format!("{ctx}, field `target`: {problem}"));
-    }
-    grants.extend(Grant::from_target(&target));
-
     let info = plugin.as_ref().ok().map(|p| &p.info);
+    // The plugin's declared shapes decide what the target may be and what it grants; a
+    // plugin that could not be loaded reports that as the check's result instead.
+    let resolved = match info {
+        Some(i) => picket_core::target::resolve(&target, &i.targets),
+        None => Ok(picket_core::target::infer(&target)),
+    };
+    let endpoint = match resolved {
+        Ok(r) => {
+            grants.extend(r.grant);
+            r.endpoint
+        }
+        Err(problem) => {
+            let (_, v) = get("target").unwrap();
+            doc.error(v.span(), format!("{ctx}, field `target`: {problem}"));
+            None
+        }
+    };
+
     // A password written into the target URL is a secret too.
-    let mut secrets: Vec<String> = url::Url::parse(&target).ok().and_then(|u| u.password().map(percent_decoded)).into_iter().collect();
+    let mut secrets: Vec<String> = endpoint.as_ref().and_then(|e| e.password.clone()).into_iter().collect();
     let params_json = validate_params(doc, &ctx, &span, info.map(|i| i.params.as_slice()), &plugin_name, params, &mut secrets);
     let unit_of = |m: &str| match &plugin {
         Ok(p) => p.info.metric(m).map(|m| m.unit.clone()),
@@ -322,8 +335,11 @@ async fn parse_check<C: Catalog>(
         Some(v) => parse_forecasts(doc, &ctx, v, &unit_of),
         None => Vec::new(),
     };
-    if plugin_name == "disk" && !forecasts.iter().any(|f| f.name == "days_until_full") {
-        forecasts.push(disk_forecast());
+    // What the plugin derives by default, unless the check wrote its own of that name.
+    for default in info.map(|i| i.default_forecasts()).unwrap_or_default() {
+        if !forecasts.iter().any(|f| f.name == default.name) {
+            forecasts.push(default);
+        }
     }
     let forecast_names: Vec<&str> = forecasts.iter().map(|f| f.name.as_str()).collect();
     let thresholds = match threshold_value {
@@ -345,6 +361,7 @@ async fn parse_check<C: Catalog>(
         plugin_name,
         plugin,
         target,
+        endpoint,
         params: params_json,
         thresholds,
         limits,
@@ -364,36 +381,6 @@ async fn parse_check<C: Catalog>(
     };
     spec.fingerprint = spec.compute_fingerprint();
     Some(spec)
-}
-
-fn percent_decoded(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_else(|| s.to_string())
-}
-
-/// Built-ins know what their target must look like; say so before anything runs.
-fn target_problem(plugin: &str, target: &str) -> Option<String> {
-    let t = target.trim();
-    match plugin {
-        "http" if !(t.starts_with("http://") || t.starts_with("https://")) => {
-            Some(format!("{target:?} is not an http(s) URL; write e.g. \"http://{t}/health\""))
-        }
-        "http" if url::Url::parse(t).is_err() => Some(format!("{target:?} is not a valid URL")),
-        "tcp" if !matches!(Grant::from_target(t), Some(Grant::Tcp { .. })) => {
-            Some(format!("{target:?} is not host:port; write e.g. \"localhost:6379\""))
-        }
-        "redis" if !(t.starts_with("redis://") || t.starts_with("rediss://")) => {
-            Some(format!("{target:?} is not a redis:// or rediss:// URL; write e.g. \"redis://localhost:6379\""))
-        }
-        "postgres" if !(t.starts_with("postgres://") || t.starts_with("postgresql://")) => {
-            Some(format!("{target:?} is not a postgres:// URL; write e.g. \"postgres://app@localhost:5432/app\""))
-        }
-        "postgres" if url::Url::parse(t).map(|u| u.username().is_empty()).unwrap_or(true) => {
-            Some(format!("{target:?} names no user; write e.g. \"postgres://app@localhost:5432/app\""))
-        }
-        "disk" if !t.starts_with('/') => Some(format!("{target:?} is not an absolute path such as \"/\" or \"/var\"")),
-        "disk" if picket_core::grants::normalize(Path::new(t)).is_none() => Some(format!("{target:?} may not contain \"..\"")),
-        _ => None,
-    }
 }
 
 fn parse_tls(doc: &mut Doc<'_>, ctx: &str, v: &Value<'_>, tls: &mut TlsOptions) {
@@ -422,7 +409,7 @@ fn validate_params(
     doc: &mut Doc<'_>,
     ctx: &str,
     check_span: &std::ops::Range<usize>,
-    declared: Option<&[picket_core::plugin::ParamInfo]>,
+    declared: Option<&[ParamInfo]>,
     plugin: &str,
     params: BTreeMap<String, (std::ops::Range<usize>, &Value<'_>)>,
     secrets: &mut Vec<String>,
@@ -440,7 +427,7 @@ fn validate_params(
                 );
                 continue;
             };
-            if let Some(problem) = kind_problem(&p.kind, v.get_ref()) {
+            if let Err(problem) = as_kind(p.kind, v.get_ref()) {
                 doc.error(v.span(), format!("{ctx}, field `{key}`: {problem}"));
             }
         }
@@ -454,18 +441,26 @@ fn validate_params(
         }
     }
     for (key, (_, v)) in params {
-        let is_secret = declared.and_then(|d| d.iter().find(|p| p.name == key)).is_some_and(|p| p.kind == "secret");
-        if is_secret {
-            match resolve_secret(doc, v) {
+        let kind = declared.and_then(|d| d.iter().find(|p| p.name == key)).map(|p| p.kind);
+        let value = match kind {
+            Some(ParamKind::Secret) => match resolve_secret(doc, v) {
                 Ok(secret) => {
                     secrets.push(secret.clone());
-                    out.insert(key, serde_json::Value::String(secret));
+                    serde_json::Value::String(secret)
                 }
-                Err(e) => doc.error(v.span(), format!("{ctx}, field `{key}`: {e}")),
-            }
-            continue;
-        }
-        out.insert(key, to_json(v.get_ref()));
+                Err(e) => {
+                    doc.error(v.span(), format!("{ctx}, field `{key}`: {e}"));
+                    continue;
+                }
+            },
+            // Durations and sizes arrive parsed, so plugins never parse them themselves.
+            Some(k @ (ParamKind::Duration | ParamKind::Size)) => match as_kind(k, v.get_ref()) {
+                Ok(Some(n)) => serde_json::Value::from(n),
+                _ => continue,
+            },
+            _ => to_json(v.get_ref()),
+        };
+        out.insert(key, value);
     }
     serde_json::to_string(&out).expect("params serialize")
 }
@@ -503,22 +498,36 @@ pub(super) fn resolve_secret(doc: &Doc<'_>, v: &Value<'_>) -> Result<String, Str
     }
 }
 
-fn kind_problem(kind: &str, v: &DeValue<'_>) -> Option<String> {
+/// Checks a param's value against its declared kind; for durations and sizes, the value
+/// as the plugin receives it (whole milliseconds, bytes).
+fn as_kind(kind: ParamKind, v: &DeValue<'_>) -> Result<Option<u64>, String> {
+    let mismatch = || Err(format!("expected {kind}, found {}", type_name(v)));
     let ok = match kind {
-        "string" => v.is_str(),
-        "integer" => v.is_integer(),
-        "number" => v.is_integer() || v.is_float(),
-        "bool" => v.is_bool(),
-        "list" => v.is_array(),
-        "table" => v.is_table(),
-        "secret" => v.is_str() || v.is_table(),
-        "duration" => match v.as_str() {
-            Some(s) => return parse_duration(s).err(),
-            None => false,
-        },
-        _ => true,
+        ParamKind::String => v.is_str(),
+        ParamKind::Integer => v.is_integer(),
+        ParamKind::Number => v.is_integer() || v.is_float(),
+        ParamKind::Bool => v.is_bool(),
+        ParamKind::List => v.is_array(),
+        ParamKind::Table => v.is_table(),
+        ParamKind::Secret => v.is_str() || v.is_table(),
+        ParamKind::Any => true,
+        ParamKind::Duration => {
+            let Some(text) = v.as_str() else { return mismatch() };
+            let d = parse_duration(text)?;
+            if d.subsec_nanos() % 1_000_000 != 0 {
+                return Err(format!("{text:?} is not a whole number of milliseconds"));
+            }
+            return u64::try_from(d.as_millis()).map(Some).map_err(|_| format!("{text:?} is too long"));
+        }
+        ParamKind::Size => {
+            return match v {
+                DeValue::String(s) => parse_size(s).map(Some),
+                DeValue::Integer(_) => as_i64(v).and_then(|n| u64::try_from(n).ok()).map(Some).ok_or("must not be negative".into()),
+                _ => mismatch(),
+            };
+        }
     };
-    (!ok).then(|| format!("expected {kind}, found {}", type_name(v)))
+    if ok { Ok(None) } else { mismatch() }
 }
 
 fn parse_thresholds(doc: &mut Doc<'_>, ctx: &str, v: &Value<'_>, plugin: Option<&Described>, forecasts: &[&str]) -> Vec<Threshold> {

@@ -45,6 +45,7 @@ pub use policy::{AlertPolicy, ForecastSpec};
 use picket_core::grants::{Grants, Limits, TlsOptions};
 use picket_core::result::Failure;
 use picket_core::schedule::Schedule;
+use picket_core::target::Endpoint;
 use picket_core::threshold::Threshold;
 
 /// Everything to run, validated.
@@ -69,7 +70,11 @@ pub struct CheckSpec {
     /// such a check still runs, and reports that failure as its result.
     pub plugin: Result<Described, Failure>,
     pub target: String,
-    /// The plugin's params as a JSON object.
+    /// `target` parsed against the plugin's declared shapes (a URL or `host:port`), as the
+    /// plugin receives it; `None` for a path.
+    pub endpoint: Option<Endpoint>,
+    /// The plugin's params as a JSON object: secrets resolved, durations in milliseconds,
+    /// sizes in bytes.
     pub params: String,
     pub thresholds: Vec<Threshold>,
     pub limits: Limits,
@@ -229,6 +234,7 @@ impl CheckSpec {
             plugin_name: "synthetic".into(),
             plugin: Err(Failure::Load("synthetic check".into())),
             target: String::new(),
+            endpoint: None,
             params: "{}".into(),
             thresholds: Vec::new(),
             limits: Limits::default(),

@@ -8,7 +8,7 @@ use toml::de::DeValue;
 
 use super::doc::{Doc, Value, as_i64, scalar_text, type_name};
 use super::error::suggestion;
-pub use picket_core::policy::{AlertPolicy, ForecastSpec, disk_forecast};
+pub use picket_core::policy::{AlertPolicy, ForecastSpec};
 use picket_core::schedule::{DEFAULT_EVERY, Schedule, Zone};
 use picket_core::units::{Dim, metric_unit, parse_duration, parse_quantity};
 

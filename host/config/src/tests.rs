@@ -1,18 +1,23 @@
 //! Config against a fake catalog: check files validated without a wasm engine.
 
 use picket_core::notify::{Channel, FieldError, Fields, RetryPolicy};
-use picket_core::plugin::{MetricInfo, ParamInfo, PluginInfo};
+use std::time::Duration;
+
+use picket_core::grants::Grant;
+use picket_core::plugin::{ForecastInfo, MetricInfo, ParamInfo, ParamKind, PluginInfo, TargetShape, UrlScheme, UrlShape};
 use picket_core::result::Failure;
 
 use super::*;
 
-/// One built-in, `probe`, with a `path` param and a `latency` metric; channels of kind
+/// Two built-ins: `probe`, with a `path` param and a `latency` metric, taking any target;
+/// and `store`, which takes `store://` URLs (port 7000 by default, a user required) or
+/// paths, has params of every kind, and forecasts its `used` metric. Channels of kind
 /// `pager` need a `key`.
 struct Fake;
 
 impl Catalog for Fake {
     fn builtins(&self) -> Vec<String> {
-        vec!["probe".into()]
+        vec!["probe".into(), "store".into()]
     }
 
     async fn plugin(&self, plugin: PluginRef<'_>) -> Option<Result<Described, Failure>> {
@@ -23,12 +28,34 @@ impl Catalog for Fake {
                     name: "probe".into(),
                     version: "1".into(),
                     description: String::new(),
-                    params: vec![ParamInfo { name: "path".into(), kind: "string".into(), required: false, description: String::new() }],
-                    metrics: vec![MetricInfo {
-                        name: "latency".into(),
-                        unit: "s".into(),
+                    params: vec![param("path", ParamKind::String)],
+                    metrics: vec![metric("latency", "s")],
+                    targets: Vec::new(),
+                    forecasts: Vec::new(),
+                },
+            })),
+            PluginRef::Builtin("store") => Some(Ok(Described {
+                sha256: "cd".repeat(32),
+                info: PluginInfo {
+                    name: "store".into(),
+                    version: "1".into(),
+                    description: String::new(),
+                    params: ParamKind::ALL.iter().map(|k| param(&format!("a_{k}"), *k)).collect(),
+                    metrics: vec![metric("used", "%")],
+                    targets: vec![
+                        TargetShape::Url(UrlShape {
+                            schemes: vec![UrlScheme { name: "store".into(), default_port: Some(7000) }],
+                            user_required: true,
+                            example: "store://app@localhost/data".into(),
+                        }),
+                        TargetShape::Path,
+                    ],
+                    forecasts: vec![ForecastInfo {
+                        name: "days_until_full".into(),
+                        metric: "used".into(),
+                        reaches: 100.0,
+                        window: Duration::from_secs(7 * 86400),
                         description: String::new(),
-                        lower_is_worse: false,
                     }],
                 },
             })),
@@ -55,6 +82,14 @@ impl Catalog for Fake {
             refresh_every: None,
         })
     }
+}
+
+fn param(name: &str, kind: ParamKind) -> ParamInfo {
+    ParamInfo { name: name.into(), kind, required: false, description: String::new() }
+}
+
+fn metric(name: &str, unit: &str) -> MetricInfo {
+    MetricInfo { name: name.into(), unit: unit.into(), description: String::new(), lower_is_worse: false }
 }
 
 fn file(text: &str) -> tempfile::NamedTempFile {
@@ -110,4 +145,98 @@ async fn the_fingerprint_sees_what_runs_and_ignores_how_it_reads() {
     ] {
         assert_ne!(fingerprint(changed).await, base, "{changed}");
     }
+}
+
+#[tokio::test]
+async fn targets_are_checked_against_the_declared_shapes_and_grant_the_declared_port() {
+    let f = file(
+        "[[check]]\nname = \"db\"\nplugin = \"store\"\ntarget = \"store://app:s3cret@Bücher.example/data?mode=ro\"\n\n\
+         [[check]]\nname = \"vol\"\nplugin = \"store\"\ntarget = \"/var/./lib\"\n",
+    );
+    let plan = load(f.path(), &Fake).await.unwrap();
+    let db = &plan.checks[0];
+    assert_eq!(db.grants.iter().collect::<Vec<_>>(), [&Grant::Tcp { host: "xn--bcher-kva.example".into(), port: 7000 }]);
+    let e = db.endpoint.as_ref().unwrap();
+    assert_eq!(
+        (e.scheme.as_str(), e.user.as_deref(), e.host.as_str(), e.port),
+        ("store", Some("app"), "xn--bcher-kva.example", Some(7000))
+    );
+    assert_eq!((e.path.as_str(), e.query.as_slice()), ("data", &[("mode".to_string(), "ro".to_string())][..]));
+    assert_eq!(db.secrets.scrub("pw s3cret"), "pw ***", "the URL's password is a secret");
+    assert_eq!(plan.checks[1].grants.iter().collect::<Vec<_>>(), [&Grant::Disk("/var/lib".into())]);
+    assert!(plan.checks[1].endpoint.is_none());
+
+    let f = file(
+        "[[check]]\nname = \"a\"\nplugin = \"store\"\ntarget = \"localhost:7000\"\n\n\
+         [[check]]\nname = \"b\"\nplugin = \"store\"\ntarget = \"store://localhost\"\n",
+    );
+    let errors = load(f.path(), &Fake).await.unwrap_err().to_string();
+    assert!(
+        errors.contains(
+            ":4:10: check \"a\", field `target`: \"localhost:7000\" is not a store:// URL or an absolute path such as \"/\" or \"/var\"; write e.g. \"store://app@localhost/data\""
+        ),
+        "{errors}"
+    );
+    assert!(errors.contains(":9:10: check \"b\", field `target`: \"store://localhost\" names no user"), "{errors}");
+}
+
+#[tokio::test]
+async fn a_declared_forecast_is_the_default_and_a_check_may_replace_it() {
+    let f = file(
+        "[[check]]\nname = \"a\"\nplugin = \"store\"\ntarget = \"/\"\nthresholds = { days_until_full = { warn = \"30d\" } }\n\n\
+         [[check]]\nname = \"b\"\nplugin = \"store\"\ntarget = \"/\"\n\
+         forecast = { days_until_full = { metric = \"used\", reaches = \"90%\", window = \"1d\" } }\n",
+    );
+    let plan = load(f.path(), &Fake).await.unwrap();
+    let a = &plan.checks[0].forecasts;
+    assert_eq!(a.len(), 1);
+    assert_eq!(
+        (a[0].name.as_str(), a[0].metric.as_str(), a[0].reaches, a[0].reaches_text.as_str()),
+        ("days_until_full", "used", 100.0, "100%")
+    );
+    assert_eq!(a[0].window, Duration::from_secs(7 * 86400));
+    let b = &plan.checks[1].forecasts;
+    assert_eq!((b.len(), b[0].reaches, b[0].window), (1, 90.0, Duration::from_secs(86400)));
+    // A plugin that declares none gives none.
+    let f = file("[[check]]\nname = \"p\"\nplugin = \"probe\"\ntarget = \"/\"\n");
+    assert!(load(f.path(), &Fake).await.unwrap().checks[0].forecasts.is_empty());
+}
+
+#[tokio::test]
+async fn every_param_kind_is_checked_and_durations_and_sizes_arrive_parsed() {
+    let f = file(
+        "[[check]]\nname = \"ok\"\nplugin = \"store\"\ntarget = \"/\"\n\
+         a_string = \"s\"\na_integer = 3\na_number = 1.5\na_bool = true\na_duration = \"1.5s\"\na_size = \"64MiB\"\n\
+         a_list = [1]\na_table = { x = 1 }\na_secret = \"hunter2\"\na_any = [\"x\"]\n",
+    );
+    let plan = load(f.path(), &Fake).await.unwrap();
+    let params: serde_json::Value = serde_json::from_str(&plan.checks[0].params).unwrap();
+    assert_eq!(params["a_duration"], 1500);
+    assert_eq!(params["a_size"], 64 << 20);
+    assert_eq!(params["a_secret"], "hunter2");
+    assert_eq!(params["a_any"], serde_json::json!(["x"]));
+    assert_eq!(plan.checks[0].secrets.scrub("hunter2"), "***");
+
+    let f = file(
+        "[[check]]\nname = \"bad\"\nplugin = \"store\"\ntarget = \"/\"\n\
+         a_string = 1\na_integer = 1.5\na_number = \"1\"\na_bool = 1\na_duration = \"5\"\na_size = \"1s\"\n\
+         a_list = 1\na_table = 1\na_secret = 1\n",
+    );
+    let errors = load(f.path(), &Fake).await.unwrap_err().to_string();
+    for expected in [
+        "field `a_string`: expected string, found an integer",
+        "field `a_integer`: expected integer, found a number",
+        "field `a_number`: expected number, found a string",
+        "field `a_bool`: expected bool, found an integer",
+        "field `a_duration`: \"5\" has no unit",
+        "field `a_size`: \"1s\" is not a size",
+        "field `a_list`: expected list, found an integer",
+        "field `a_table`: expected table, found an integer",
+        "field `a_secret`: expected secret, found an integer",
+    ] {
+        assert!(errors.contains(expected), "{expected} in {errors}");
+    }
+    let f = file("[[check]]\nname = \"sub\"\nplugin = \"store\"\ntarget = \"/\"\na_duration = \"500us\"\n");
+    let errors = load(f.path(), &Fake).await.unwrap_err().to_string();
+    assert!(errors.contains("\"500us\" is not a whole number of milliseconds"), "{errors}");
 }

@@ -2,20 +2,23 @@
 //! ([`Grants`]), its resource [`Limits`] and its [`TlsOptions`]. Plain data, decided by
 //! `config` and enforced by the sandbox.
 //!
-//! Grants come from the check's `target` (an http(s) URL grants its origin, a
-//! `scheme://host:port` or `host:port` grants that TCP address, an absolute path grants
-//! disk stat under it) plus its `allow` list (`"tcp:db:5432"`, `"http:https://api.example.com"`,
-//! `"disk:/var"`). Host names are compared before DNS, case-insensitively: granting
-//! `localhost` does not grant `127.0.0.1`.
+//! Grants come from the check's `target`, resolved against the target shapes its plugin
+//! declares ([`crate::target::resolve`]: an http(s) URL grants its origin, another URL or
+//! `host:port` that TCP address, with the port the plugin declared for the scheme when the
+//! URL names none; an absolute path grants disk stat under it) plus its `allow` list
+//! (`"tcp:db:5432"`, `"http:https://api.example.com"`, `"disk:/var"`). Host names are
+//! compared before DNS, in one normal form ([`normalize_host`]: lowercase,
+//! IDNA for unicode names): granting `localhost` does not grant `127.0.0.1`.
 //!
 //! Architecture Invariant: capability modules ask a `Grants` before any I/O, and a refusal
 //! is recorded (the run then reports `capability denied`), never silently swallowed.
 
 use std::fmt;
+use std::net::IpAddr;
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
-use url::Url;
+use url::{Host, Url};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Origin {
@@ -26,11 +29,7 @@ pub struct Origin {
 
 impl Origin {
     pub fn of(url: &Url) -> Option<Origin> {
-        Some(Origin {
-            scheme: url.scheme().to_ascii_lowercase(),
-            host: url.host_str()?.trim_matches(['[', ']']).to_ascii_lowercase(),
-            port: url.port_or_known_default()?,
-        })
+        Some(Origin { scheme: url.scheme().to_ascii_lowercase(), host: url_host(url)?, port: url.port_or_known_default()? })
     }
 }
 
@@ -63,53 +62,7 @@ impl fmt::Display for Grant {
     }
 }
 
-/// The default port for URL schemes that name a TCP service.
-fn default_port(scheme: &str) -> Option<u16> {
-    Some(match scheme {
-        "redis" | "rediss" => 6379,
-        "postgres" | "postgresql" => 5432,
-        "mysql" => 3306,
-        "memcached" => 11211,
-        "amqp" => 5672,
-        "smtp" => 25,
-        "ssh" => 22,
-        _ => return None,
-    })
-}
-
-/// Splits `host:port` or `[v6]:port`.
-fn host_port(text: &str) -> Option<(String, u16)> {
-    if let Some(rest) = text.strip_prefix('[') {
-        let (host, port) = rest.split_once("]:")?;
-        return Some((host.to_ascii_lowercase(), port.parse().ok()?));
-    }
-    let (host, port) = text.rsplit_once(':')?;
-    if host.is_empty() || host.contains(':') || host.contains('/') {
-        return None;
-    }
-    Some((host.to_ascii_lowercase(), port.parse().ok()?))
-}
-
 impl Grant {
-    /// What a check's `target` grants, if anything.
-    pub fn from_target(target: &str) -> Option<Grant> {
-        let target = target.trim();
-        if target.starts_with('/') {
-            return Some(Grant::Disk(normalize(Path::new(target))?));
-        }
-        if let Some((scheme, _)) = target.split_once("://") {
-            let url = Url::parse(target).ok()?;
-            let scheme = scheme.to_ascii_lowercase();
-            if scheme == "http" || scheme == "https" {
-                return Origin::of(&url).map(Grant::Http);
-            }
-            let host = url.host_str()?.trim_matches(['[', ']']).to_ascii_lowercase();
-            let port = url.port().or_else(|| default_port(&scheme))?;
-            return Some(Grant::Tcp { host, port });
-        }
-        host_port(target).map(|(host, port)| Grant::Tcp { host, port })
-    }
-
     /// Parses one `allow` entry.
     pub fn parse_allow(entry: &str) -> Result<Grant, String> {
         let help = "use \"tcp:HOST:PORT\", \"http:URL\" or \"disk:/PATH\"";
@@ -179,8 +132,9 @@ impl Grants {
         self.grants.iter().any(|g| matches!(g, Grant::Http(o) if *o == origin))
     }
 
+    /// `host` in any spelling of the granted name: it is normalised first.
     pub fn allows_tcp(&self, host: &str, port: u16) -> bool {
-        let host = host.trim_matches(['[', ']']).to_ascii_lowercase();
+        let Some(host) = normalize_host(host) else { return false };
         self.grants.iter().any(|g| matches!(g, Grant::Tcp { host: h, port: p } if *h == host && *p == port))
     }
 
@@ -230,6 +184,54 @@ pub struct TlsOptions {
     pub insecure: bool,
 }
 
+/// A host name or address in the one form grants and connections use: IP addresses in
+/// their canonical text (IPv6 without brackets), names lowercased and in IDNA ASCII form
+/// (`Bücher.example` → `xn--bcher-kva.example`). `None` when it is neither.
+pub fn normalize_host(host: &str) -> Option<String> {
+    let h = host.trim();
+    let h = h.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(h);
+    if let Ok(ip) = h.parse::<IpAddr>() {
+        return Some(ip.to_string());
+    }
+    if h.is_empty() || h.contains(':') {
+        return None;
+    }
+    let decoded = percent_decode(h);
+    idna::domain_to_ascii(&decoded).ok().filter(|a| !a.is_empty())
+}
+
+pub(crate) fn percent_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
+}
+
+/// `host:port` or `[v6]:port`, the host normalised.
+pub fn host_port(text: &str) -> Option<(String, u16)> {
+    let text = text.trim();
+    let (host, port) = if let Some(rest) = text.strip_prefix('[') {
+        let (host, port) = rest.split_once("]:")?;
+        (host, port)
+    } else {
+        let (host, port) = text.rsplit_once(':')?;
+        if host.contains(':') || host.contains('/') {
+            return None;
+        }
+        (host, port)
+    };
+    if host.is_empty() || !port.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    Some((normalize_host(host)?, port.parse().ok()?))
+}
+
+/// The host of a URL, normalised; `None` when it has none.
+pub fn url_host(url: &Url) -> Option<String> {
+    match url.host()? {
+        Host::Domain(d) => normalize_host(d),
+        Host::Ipv4(a) => Some(a.to_string()),
+        Host::Ipv6(a) => Some(a.to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,29 +240,35 @@ mod tests {
         Url::parse(s).unwrap()
     }
 
+    fn from_target(target: &str) -> Option<Grant> {
+        Grant::from_target(target, &[]).unwrap()
+    }
+
     #[test]
     fn targets_grant_what_they_name() {
-        let g = Grants::new(Grant::from_target("http://localhost:3003/health"));
+        let g = Grants::new(from_target("http://localhost:3003/health"));
         assert!(g.allows_http(&url("http://LOCALHOST:3003/other")));
         assert!(!g.allows_http(&url("http://localhost:3004/health")));
         assert!(!g.allows_http(&url("https://localhost:3003/health")));
         assert!(!g.allows_http(&url("http://127.0.0.1:3003/health")));
         assert!(!g.allows_tcp("localhost", 3003), "an HTTP grant is not a TCP grant");
 
-        let g = Grants::new(Grant::from_target("redis://localhost"));
-        assert!(g.allows_tcp("localhost", 6379));
-        let g = Grants::new(Grant::from_target("postgres://app@db.internal/app"));
+        let g = Grants::new(from_target("redis://localhost:6379"));
+        assert!(g.allows_tcp("localhost", 6379) && g.allows_tcp("LocalHost", 6379) && g.allows_tcp("ｌｏｃａｌｈｏｓｔ", 6379));
+        let g = Grants::new(from_target("postgres://app@db.internal:5432/app"));
         assert!(g.allows_tcp("db.internal", 5432));
-        let g = Grants::new(Grant::from_target("127.0.0.1:22"));
+        let g = Grants::new(from_target("redis://Bücher.example:6379"));
+        assert!(g.allows_tcp("xn--bcher-kva.example", 6379) && g.allows_tcp("bücher.example", 6379));
+        let g = Grants::new(from_target("127.0.0.1:22"));
         assert!(g.allows_tcp("127.0.0.1", 22) && !g.allows_tcp("127.0.0.1", 23));
-        let g = Grants::new(Grant::from_target("[::1]:8080"));
-        assert!(g.allows_tcp("::1", 8080));
-        assert_eq!(Grant::from_target("just-a-name"), None);
+        let g = Grants::new(from_target("[::1]:8080"));
+        assert!(g.allows_tcp("::1", 8080) && g.allows_tcp("[::1]", 8080));
+        assert_eq!(from_target("just-a-name"), None);
     }
 
     #[test]
     fn disk_grants_cover_subpaths_only() {
-        let g = Grants::new(Grant::from_target("/var/lib"));
+        let g = Grants::new(from_target("/var/lib"));
         assert!(g.allows_disk(Path::new("/var/lib")));
         assert!(g.allows_disk(Path::new("/var/lib/postgresql")));
         assert!(!g.allows_disk(Path::new("/var/library")));

@@ -4,7 +4,9 @@
 //! failure reason), [`units`] (quantities, durations, sizes), [`threshold`]s — and the
 //! decisions made from results: [`schedule`] (when a check is due), [`state`] (the per-check
 //! state machine and the [`events`] it emits), [`forecast`] (least-squares trends) and
-//! [`policy`] (alerting and forecast settings as plain data).
+//! [`policy`] (alerting and forecast settings as plain data). [`plugin`] is what a plugin
+//! declares about itself, and [`target`] resolves a check's target against it into
+//! [`grants`] and the parsed endpoint the plugin receives.
 //!
 //! Architecture Invariant: no I/O and no clock. Nothing here reads the time, a file, the
 //! network or the store; callers pass `now` in. So every rule is unit-tested with a
@@ -21,6 +23,7 @@ pub mod recovery;
 pub mod result;
 pub mod schedule;
 pub mod state;
+pub mod target;
 pub mod text;
 pub mod threshold;
 pub mod units;

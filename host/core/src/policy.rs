@@ -33,14 +33,3 @@ pub struct ForecastSpec {
     pub reaches_text: String,
     pub window: Duration,
 }
-
-/// The disk plugin's forecast, present unless the check writes its own of that name.
-pub fn disk_forecast() -> ForecastSpec {
-    ForecastSpec {
-        name: "days_until_full".into(),
-        metric: "used".into(),
-        reaches: 100.0,
-        reaches_text: "100%".into(),
-        window: Duration::from_secs(7 * 86400),
-    }
-}

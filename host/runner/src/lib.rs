@@ -64,6 +64,7 @@ impl Runner {
         let req = RunRequest {
             ctx: self.plugins.sandbox().context(&spec.name, &spec.plugin_name, spec.grants.clone(), spec.tls.clone()),
             target: &spec.target,
+            endpoint: spec.endpoint.as_ref(),
             params: &spec.params,
             limits: spec.limits,
         };

@@ -13,5 +13,20 @@ wasmtime::component::bindgen!({
 
 pub use self::picket::plugin::types;
 
+/// The version of the plugin contract this host implements (`package` in `wit/plugin.wit`).
+pub const CONTRACT_VERSION: &str = "0.2.0";
+
 /// The export name every plugin must provide, versioned.
-pub const CHECK_EXPORT: &str = "picket:plugin/check@0.1.0";
+pub const CHECK_EXPORT: &str = "picket:plugin/check@0.2.0";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_constants_match_the_wit() {
+        let wit = include_str!("../../../wit/plugin.wit");
+        assert!(wit.contains(&format!("\npackage picket:plugin@{CONTRACT_VERSION};\n")));
+        assert_eq!(CHECK_EXPORT, format!("picket:plugin/check@{CONTRACT_VERSION}"));
+    }
+}

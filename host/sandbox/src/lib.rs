@@ -42,6 +42,7 @@ pub use tls::TlsConfigs;
 
 use crate::engine::{Engine, EngineError};
 use picket_core::result::Failure;
+use picket_core::target::Endpoint;
 
 /// Limits for calling `describe`, which must be quick and small.
 pub const DESCRIBE_LIMITS: Limits = Limits { timeout: Duration::from_secs(10), memory: 256 << 20, output: 1 << 20 };
@@ -50,6 +51,8 @@ pub const DESCRIBE_LIMITS: Limits = Limits { timeout: Duration::from_secs(10), m
 pub struct RunRequest<'a> {
     pub ctx: RunContext,
     pub target: &'a str,
+    /// `target` as config parsed it against the plugin's shapes (what was granted).
+    pub endpoint: Option<&'a Endpoint>,
     /// The plugin's params as a JSON object.
     pub params: &'a str,
     pub limits: Limits,
@@ -115,6 +118,15 @@ impl Sandbox {
         let config = bindings::types::Config {
             name: req.ctx.check.to_string(),
             target: req.target.to_string(),
+            endpoint: req.endpoint.map(|e| bindings::types::Endpoint {
+                scheme: e.scheme.clone(),
+                user: e.user.clone(),
+                password: e.password.clone(),
+                host: e.host.clone(),
+                port: e.port,
+                path: e.path.clone(),
+                query: e.query.clone(),
+            }),
             params: req.params.to_string(),
             timeout_ms: limits.timeout.as_millis().min(u32::MAX as u128) as u32,
         };

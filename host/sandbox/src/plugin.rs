@@ -9,10 +9,10 @@ use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
-use crate::bindings::{CHECK_EXPORT, PluginPre};
+use crate::bindings::{CHECK_EXPORT, CONTRACT_VERSION, PluginPre, types};
 use crate::engine::sha256_hex;
 use crate::{HostState, Sandbox};
-pub use picket_core::plugin::{MetricInfo, ParamInfo, PluginInfo};
+pub use picket_core::plugin::{ForecastInfo, MetricInfo, ParamInfo, ParamKind, PluginInfo, TargetShape, UrlScheme, UrlShape};
 use picket_core::result::Failure;
 
 mod builtin {
@@ -47,7 +47,7 @@ pub struct Loaded {
     pub sha256: String,
     pub size: usize,
     pub info: PluginInfo,
-    /// Interface names the component imports, e.g. "picket:plugin/tcp@0.1.0".
+    /// Interface names the component imports, e.g. "picket:plugin/tcp@0.2.0".
     pub imports: Vec<String>,
     pub exports: Vec<String>,
     pub pre: PluginPre<HostState>,
@@ -121,35 +121,107 @@ impl Plugins {
         }
         let pre = self.sandbox.linker().instantiate_pre(&component).map_err(|e| Failure::UnsupportedImport(unsupported_import_help(&e)))?;
         let pre = PluginPre::new(pre).map_err(|e| {
-            Failure::MissingExport(format!("{CHECK_EXPORT} with the expected functions ({e:#}); rebuild the plugin against wit/ 0.1.x"))
+            Failure::MissingExport(format!(
+                "{CHECK_EXPORT} with the expected functions ({e:#}); rebuild the plugin against this picket's wit/ ({}.x)",
+                minor(CONTRACT_VERSION)
+            ))
         })?;
-        let info = self.sandbox.describe(&pre, &source.to_string()).await?;
-        let info = PluginInfo {
-            name: info.name,
-            version: info.version,
-            description: info.description,
-            params: info
-                .params
-                .into_iter()
-                .map(|p| ParamInfo { name: p.name, kind: p.kind, required: p.required, description: p.description })
-                .collect(),
-            metrics: info
-                .metrics
-                .into_iter()
-                .map(|m| MetricInfo { name: m.name, unit: m.unit, description: m.description, lower_is_worse: m.lower_is_worse })
-                .collect(),
-        };
+        let info = plugin_info(self.sandbox.describe(&pre, &source.to_string()).await?);
+        let problems = info.problems();
+        if !problems.is_empty() {
+            return Err(Failure::Load(format!("{source}: its describe() declares {}", problems.join("; "))));
+        }
         let loaded = Arc::new(Loaded { source, sha256: sha256.clone(), size: wasm.len(), info, imports, exports, pre });
         self.by_sha.lock().unwrap().insert(sha256, loaded.clone());
         Ok(loaded)
     }
 }
 
+/// `describe`'s answer in host types.
+fn plugin_info(info: types::Info) -> PluginInfo {
+    PluginInfo {
+        name: info.name,
+        version: info.version,
+        description: info.description,
+        params: info
+            .params
+            .into_iter()
+            .map(|p| ParamInfo { name: p.name, kind: param_kind(p.kind), required: p.required, description: p.description })
+            .collect(),
+        metrics: info
+            .metrics
+            .into_iter()
+            .map(|m| MetricInfo { name: m.name, unit: m.unit, description: m.description, lower_is_worse: m.lower_is_worse })
+            .collect(),
+        targets: info
+            .targets
+            .into_iter()
+            .map(|t| match t {
+                types::TargetShape::Url(u) => TargetShape::Url(UrlShape {
+                    schemes: u
+                        .schemes
+                        .into_iter()
+                        .map(|s| UrlScheme { name: s.name.to_ascii_lowercase(), default_port: s.default_port })
+                        .collect(),
+                    user_required: u.user_required,
+                    example: u.example,
+                }),
+                types::TargetShape::HostPort => TargetShape::HostPort,
+                types::TargetShape::Path => TargetShape::Path,
+            })
+            .collect(),
+        forecasts: info
+            .forecasts
+            .into_iter()
+            .map(|f| ForecastInfo {
+                name: f.name,
+                metric: f.metric,
+                reaches: f.reaches,
+                window: std::time::Duration::from_secs(u64::from(f.window_s)),
+                description: f.description,
+            })
+            .collect(),
+    }
+}
+
+fn param_kind(k: types::ParamKind) -> ParamKind {
+    match k {
+        types::ParamKind::String => ParamKind::String,
+        types::ParamKind::Integer => ParamKind::Integer,
+        types::ParamKind::Number => ParamKind::Number,
+        types::ParamKind::Bool => ParamKind::Bool,
+        types::ParamKind::Duration => ParamKind::Duration,
+        types::ParamKind::Size => ParamKind::Size,
+        types::ParamKind::List => ParamKind::List,
+        types::ParamKind::Table => ParamKind::Table,
+        types::ParamKind::Secret => ParamKind::Secret,
+        types::ParamKind::Any => ParamKind::Any,
+    }
+}
+
+/// "0.2.0" → "0.2": the part of a 0.x version that changes on a breaking change.
+fn minor(version: &str) -> &str {
+    version.rsplit_once('.').map_or(version, |(m, _)| m)
+}
+
+/// Orders "0.1" and "0.10" numerically.
+fn version_key(v: &str) -> Vec<u64> {
+    v.split(['.', '-', '+']).map(|p| p.parse().unwrap_or(0)).collect()
+}
+
 fn missing_export_help(exports: &[String]) -> String {
-    let other_version = exports.iter().find(|e| e.starts_with("picket:plugin/check@"));
+    let other_version = exports.iter().find_map(|e| e.strip_prefix("picket:plugin/check@").map(|v| (e, v)));
+    let ours = minor(CONTRACT_VERSION);
     match other_version {
-        Some(found) => format!(
-            "{CHECK_EXPORT}: it exports {found}, built for another version of the plugin contract; rebuild it against this picket's wit/ (0.1.x)"
+        Some((found, version)) if version_key(version) < version_key(CONTRACT_VERSION) => format!(
+            "{CHECK_EXPORT}: it exports {found}, built for plugin contract {}, which this picket no longer runs; \
+             rebuild it against this picket's wit/ ({ours}.x)",
+            minor(version)
+        ),
+        Some((found, version)) => format!(
+            "{CHECK_EXPORT}: it exports {found}, built for plugin contract {}, newer than this picket's ({ours}.x); \
+             run it with a newer picket, or rebuild it against this picket's wit/",
+            minor(version)
         ),
         None if exports.is_empty() => {
             format!("{CHECK_EXPORT}: it exports nothing; is it a picket plugin built with picket-sdk or wit/plugin.wit?")
@@ -161,7 +233,27 @@ fn missing_export_help(exports: &[String]) -> String {
 fn unsupported_import_help(e: &wasmtime::Error) -> String {
     let text = format!("{e:#}");
     format!(
-        "{text}; picket provides picket:plugin/{{log,clock,tcp,http,disk}}@0.1.0 and WASI 0.2 (deny-all): \
+        "{text}; picket provides picket:plugin/{{log,clock,tcp,http,disk}}@{CONTRACT_VERSION} and WASI 0.2 (deny-all): \
          rebuild the plugin against this picket's wit/plugin.wit, or run it with a picket that provides that interface"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn another_contract_version_is_named_with_what_to_do() {
+        let old = missing_export_help(&["picket:plugin/check@0.1.0".into()]);
+        assert!(
+            old.ends_with(
+                "it exports picket:plugin/check@0.1.0, built for plugin contract 0.1, which this picket no longer runs; \
+                 rebuild it against this picket's wit/ (0.2.x)"
+            ),
+            "{old}"
+        );
+        let new = missing_export_help(&["picket:plugin/check@0.10.0".into()]);
+        assert!(new.contains("built for plugin contract 0.10, newer than this picket's (0.2.x); run it with a newer picket"), "{new}");
+        assert!(missing_export_help(&[]).contains("it exports nothing"));
+    }
 }

@@ -285,5 +285,27 @@ fn inspect_human(p: &Loaded) -> String {
             out.push_str(&format!("  {:<18} {unit:<6} {}{dir}\n", m.name, m.description));
         }
     }
+    if !i.forecasts.is_empty() {
+        out.push_str("forecasts (picket run; a check's own `forecast` of the name replaces one)\n");
+        for f in &i.default_forecasts() {
+            out.push_str(&format!(
+                "  {:<18} days   when `{}` reaches {}, from its {} trend\n",
+                f.name,
+                f.metric,
+                f.reaches_text,
+                match f.window.as_secs() {
+                    s if s >= 86_400 && s % 86_400 == 0 => format!("{}-day", s / 86_400),
+                    _ => crate::units::format_duration(f.window),
+                }
+            ));
+        }
+    }
+    out.push_str("targets\n");
+    if i.targets.is_empty() {
+        out.push_str("  any: an http(s) URL, host:port or an absolute path, granting what it names\n");
+    }
+    for t in &i.targets {
+        out.push_str(&format!("  {t}\n"));
+    }
     out
 }

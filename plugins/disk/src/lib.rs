@@ -11,16 +11,21 @@
 use picket_sdk::cap::disk;
 use picket_sdk::{Config, Info, Plugin, Report, export_plugin, info};
 
+/// Seven days of history for the `days_until_full` trend.
+const FORECAST_WINDOW_S: u32 = 7 * 86_400;
+
 struct Disk;
 
 impl Plugin for Disk {
     fn describe() -> Info {
         info("disk", "Space and inode usage of a filesystem path")
+            .path_target()
             .metric("used", "%", "space used, as df's Use% (used / (used + available))")
             .metric("used_bytes", "B", "bytes used")
             .metric_lower_is_worse("free_bytes", "B", "bytes available to unprivileged users")
             .metric("total_bytes", "B", "filesystem size")
             .metric("inodes_used", "%", "inodes used")
+            .forecast("days_until_full", "used", 100.0, FORECAST_WINDOW_S, "days until `used` reaches 100%, from its 7-day trend")
             .build()
     }
 

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use picket_sdk::cap::http::{self, Request};
 use picket_sdk::time::human_secs;
-use picket_sdk::{Config, Info, Plugin, Report, Status, export_plugin, info, json};
+use picket_sdk::{Config, Info, ParamKind, Plugin, Report, Status, export_plugin, info, json};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -54,17 +54,18 @@ struct Http;
 impl Plugin for Http {
     fn describe() -> Info {
         info("http", "One HTTP(S) request; checks status, body and JSON fields")
-            .param("method", "string", false, "GET (default), HEAD, POST, ...")
-            .param("headers", "table", false, "extra request headers")
-            .param("body", "string", false, "request body")
+            .url_target(&[("http", Some(80)), ("https", Some(443))], "http://localhost:8080/health")
+            .param("method", ParamKind::String, false, "GET (default), HEAD, POST, ...")
+            .param("headers", ParamKind::Table, false, "extra request headers")
+            .param("body", ParamKind::String, false, "request body")
             .param(
                 "expect",
-                "table",
+                ParamKind::Table,
                 false,
                 "status (200, [200,204], \"2xx\", \"200-399\"), body, body_regex, json = { dotted.path = value }",
             )
-            .param("follow_redirects", "bool", false, "follow redirects that stay within granted origins (default false)")
-            .param("max_body", "integer", false, "bytes of body to read (default 1 MiB)")
+            .param("follow_redirects", ParamKind::Bool, false, "follow redirects that stay within granted origins (default false)")
+            .param("max_body", ParamKind::Integer, false, "bytes of body to read (default 1 MiB)")
             .metric("response_time", "s", "from sending the request to the end of the body")
             .metric("status_code", "", "HTTP status code")
             .metric("body_bytes", "B", "body size read")

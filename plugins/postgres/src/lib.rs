@@ -21,9 +21,8 @@ mod wire;
 use std::io::{BufReader, Read, Write};
 
 use picket_sdk::net::{TcpStream, connect_or_report, io_report};
-use picket_sdk::target::Target;
 use picket_sdk::time::{Stopwatch, human_secs};
-use picket_sdk::{Config, Info, Plugin, Report, export_plugin, info};
+use picket_sdk::{Config, Info, ParamKind, Plugin, Report, export_plugin, info};
 use serde::Deserialize;
 use wire::{PgError, cstr, read_message, write_message};
 
@@ -40,9 +39,15 @@ struct Postgres;
 impl Plugin for Postgres {
     fn describe() -> Info {
         info("postgres", "PostgreSQL size, connections and long-running sessions over the wire protocol")
-            .param("password", "secret", false, "password: { env = \"VAR\" } or { file = \"path\" }")
-            .param("sslmode", "string", false, "disable, prefer (default), require, verify-ca or verify-full; or ?sslmode= in the target")
-            .param("query", "string", false, "one read-only statement returning one number, thresholded as query_value")
+            .url_target_with_user(&[("postgres", Some(5432)), ("postgresql", Some(5432))], "postgres://app@localhost:5432/app")
+            .param("password", ParamKind::Secret, false, "password: { env = \"VAR\" } or { file = \"path\" }")
+            .param(
+                "sslmode",
+                ParamKind::String,
+                false,
+                "disable, prefer (default), require, verify-ca or verify-full; or ?sslmode= in the target",
+            )
+            .param("query", ParamKind::String, false, "one read-only statement returning one number, thresholded as query_value")
             .metric("db_size", "B", "pg_database_size of the target database")
             .metric("connections", "", "client connections to the server")
             .metric("connections_used", "%", "client connections as a percent of max_connections")
@@ -82,7 +87,7 @@ fn protocol(tag: u8, during: &str) -> Report {
 
 fn run(cfg: &Config) -> Result<Report, Report> {
     let p: Params = cfg.params()?;
-    let t = Target::parse(&cfg.target).map_err(Report::unknown)?;
+    let t = cfg.endpoint()?;
     if t.scheme != "postgres" && t.scheme != "postgresql" {
         return Err(Report::unknown(format!("target scheme {:?} is not postgres://", t.scheme)));
     }
@@ -98,7 +103,7 @@ fn run(cfg: &Config) -> Result<Report, Report> {
             return Err(Report::unknown(format!("sslmode {other:?} is not disable, allow, prefer, require, verify-ca or verify-full")));
         }
     };
-    let port = t.port.unwrap_or(5432);
+    let port = t.port_or_report()?;
     let timeout = cfg.io_timeout_ms();
 
     let sw = Stopwatch::start();

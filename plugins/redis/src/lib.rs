@@ -14,9 +14,8 @@ use std::io::{BufReader, Write};
 
 use picket_sdk::net::{TcpStream, connect_or_report, io_report};
 use picket_sdk::resp::{Reply, parse_info, read_reply, write_command};
-use picket_sdk::target::Target;
 use picket_sdk::time::{Stopwatch, human_secs};
-use picket_sdk::{Config, Info, Plugin, Report, Status, export_plugin, info};
+use picket_sdk::{Config, Info, ParamKind, Plugin, Report, Status, export_plugin, info};
 use serde::Deserialize;
 
 #[derive(Deserialize, Default)]
@@ -32,9 +31,10 @@ struct Redis;
 impl Plugin for Redis {
     fn describe() -> Info {
         info("redis", "Redis PING and INFO metrics over RESP; TLS with rediss://")
-            .param("password", "secret", false, "AUTH password: { env = \"VAR\" } or { file = \"path\" }")
-            .param("user", "string", false, "ACL user name (Redis 6+), if not in the target URL")
-            .param("db", "integer", false, "database to SELECT, if not in the target URL path")
+            .url_target(&[("redis", Some(6379)), ("rediss", Some(6379))], "redis://localhost:6379")
+            .param("password", ParamKind::Secret, false, "AUTH password: { env = \"VAR\" } or { file = \"path\" }")
+            .param("user", ParamKind::String, false, "ACL user name (Redis 6+), if not in the target URL")
+            .param("db", ParamKind::Integer, false, "database to SELECT, if not in the target URL path")
             .metric("ping_time", "s", "from sending the (pipelined) commands to the PONG")
             .metric("used_memory", "B", "used_memory from INFO")
             .metric("used_memory_pct", "%", "used_memory as a percent of maxmemory (only when maxmemory is set)")
@@ -63,13 +63,13 @@ fn reply(conn: &mut BufReader<TcpStream>, what: &str) -> Result<Reply, Report> {
 
 fn run(cfg: &Config) -> Result<Report, Report> {
     let p: Params = cfg.params()?;
-    let t = Target::parse(&cfg.target).map_err(Report::unknown)?;
+    let t = cfg.endpoint()?;
     let tls = match t.scheme.as_str() {
         "redis" => false,
         "rediss" => true,
         other => return Err(Report::unknown(format!("target scheme {other:?} is not redis:// or rediss://"))),
     };
-    let port = t.port.unwrap_or(6379);
+    let port = t.port_or_report()?;
     let password = p.password.or(t.password.clone());
     let user = p.user.or(t.user.clone());
     let db = match (p.db, t.path.trim_matches('/')) {

@@ -17,8 +17,11 @@
 //!
 //! Layout: [`report`] builds reports and describe info, [`params`] decodes the JSON params,
 //! [`net`] wraps the `tcp` capability in `std::io::Read`/`Write`, [`json`] looks up dotted
-//! paths, [`time`] measures with the host clock, [`target`] splits target URLs, [`resp`]
-//! speaks the Redis protocol.
+//! paths, [`time`] measures with the host clock, [`target`] reads the target as the host
+//! parsed it, [`resp`] speaks the Redis protocol.
+//!
+//! The SDK parses nothing the host already parsed: durations and sizes in params arrive as
+//! milliseconds and bytes, the target's parts as [`Endpoint`] (with the host as granted).
 
 pub mod json;
 pub mod net;
@@ -39,7 +42,10 @@ pub mod bindings {
     });
 }
 
-pub use bindings::picket::plugin::types::{Config, Error as CapError, ErrorKind, Info, Metric, MetricInfo, ParamInfo, Report, Status};
+pub use bindings::picket::plugin::types::{
+    Config, Endpoint, Error as CapError, ErrorKind, ForecastInfo, Info, Metric, MetricInfo, ParamInfo, ParamKind, Report, Status,
+    TargetShape, UrlScheme, UrlShape,
+};
 pub use report::{InfoBuilder, info};
 
 /// The capabilities the host offers, re-exported under short names.

@@ -89,39 +89,3 @@ impl io::Write for TcpStream {
         Ok(())
     }
 }
-
-/// Splits `"host:port"` (or `"[v6]:port"`, or `"scheme://host:port/..."`) into its parts.
-pub fn split_host_port(target: &str, default_port: Option<u16>) -> Option<(String, u16)> {
-    let rest = target.split_once("://").map(|(_, r)| r).unwrap_or(target);
-    let authority = rest.split('/').next().unwrap_or(rest);
-    let authority = authority.rsplit_once('@').map(|(_, a)| a).unwrap_or(authority);
-    if let Some(v6) = authority.strip_prefix('[') {
-        let (host, tail) = v6.split_once(']')?;
-        let port = match tail.strip_prefix(':') {
-            Some(p) => p.parse().ok()?,
-            None => default_port?,
-        };
-        return Some((host.to_string(), port));
-    }
-    match authority.rsplit_once(':') {
-        Some((host, port)) if !host.is_empty() => Some((host.to_string(), port.parse().ok()?)),
-        Some(_) => None,
-        None if !authority.is_empty() => Some((authority.to_string(), default_port?)),
-        None => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::split_host_port;
-
-    #[test]
-    fn host_port_forms() {
-        assert_eq!(split_host_port("localhost:6379", None), Some(("localhost".into(), 6379)));
-        assert_eq!(split_host_port("redis://u:p@db:6380/0", Some(6379)), Some(("db".into(), 6380)));
-        assert_eq!(split_host_port("redis://db", Some(6379)), Some(("db".into(), 6379)));
-        assert_eq!(split_host_port("[::1]:22", None), Some(("::1".into(), 22)));
-        assert_eq!(split_host_port("db", None), None);
-        assert_eq!(split_host_port(":80", None), None);
-    }
-}

@@ -1,7 +1,9 @@
 //! Decoding the check's params (a JSON object) into a plugin's own struct.
 //!
-//! The host has already checked the param names against `describe()`, so a failure here
-//! is a type mismatch; it becomes an `unknown` report that names the field.
+//! The host has already checked every param against its declared kind, so a failure here
+//! is a plugin bug; it becomes an `unknown` report that names the field. Params of kind
+//! `duration` arrive as whole milliseconds and `size` as bytes (JSON integers: decode them
+//! as `u64`), `secret` as the resolved string: the host's grammar is the only one.
 
 use serde::de::DeserializeOwned;
 
@@ -19,37 +21,5 @@ impl Config {
     pub fn io_timeout_ms(&self) -> u32 {
         let t = self.timeout_ms.max(1);
         t.saturating_sub((t / 10).min(250)).max(1)
-    }
-}
-
-/// Parses a duration written as in the TOML files: "250ms", "1.5s", "2m", "1h", "3d".
-pub fn parse_duration_ms(text: &str) -> Option<f64> {
-    let text = text.trim();
-    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
-    let (num, unit) = text.split_at(split);
-    let n: f64 = num.parse().ok()?;
-    let factor = match unit.trim() {
-        "us" | "µs" => 0.001,
-        "ms" => 1.0,
-        "s" => 1000.0,
-        "m" => 60_000.0,
-        "h" => 3_600_000.0,
-        "d" => 86_400_000.0,
-        _ => return None,
-    };
-    Some(n * factor)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration_ms("250ms"), Some(250.0));
-        assert_eq!(parse_duration_ms("1.5s"), Some(1500.0));
-        assert_eq!(parse_duration_ms("2m"), Some(120_000.0));
-        assert_eq!(parse_duration_ms("5"), None);
-        assert_eq!(parse_duration_ms("5 parsecs"), None);
     }
 }

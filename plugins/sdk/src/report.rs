@@ -1,6 +1,6 @@
 //! Building reports and describe info with little ceremony.
 
-use crate::{Info, Metric, MetricInfo, ParamInfo, Report, Status};
+use crate::{ForecastInfo, Info, Metric, MetricInfo, ParamInfo, ParamKind, Report, Status, TargetShape, UrlScheme, UrlShape};
 
 impl Report {
     pub fn new(status: Status, summary: impl Into<String>) -> Self {
@@ -35,7 +35,15 @@ impl Report {
 /// Starts describe info for a plugin; finish with [`InfoBuilder::build`].
 pub fn info(name: &str, description: &str) -> InfoBuilder {
     InfoBuilder {
-        info: Info { name: name.into(), version: "0.1.0".into(), description: description.into(), params: Vec::new(), metrics: Vec::new() },
+        info: Info {
+            name: name.into(),
+            version: "0.1.0".into(),
+            description: description.into(),
+            params: Vec::new(),
+            metrics: Vec::new(),
+            targets: Vec::new(),
+            forecasts: Vec::new(),
+        },
     }
 }
 
@@ -48,9 +56,45 @@ impl InfoBuilder {
         self.info.version = version.into();
         self
     }
-    /// An accepted param; `kind` is one of the kinds listed in the WIT `param-info`.
-    pub fn param(mut self, name: &str, kind: &str, required: bool, description: &str) -> Self {
-        self.info.params.push(ParamInfo { name: name.into(), kind: kind.into(), required, description: description.into() });
+    /// An accepted param; the WIT `param-kind` says how each kind arrives in the params.
+    pub fn param(mut self, name: &str, kind: ParamKind, required: bool, description: &str) -> Self {
+        self.info.params.push(ParamInfo { name: name.into(), kind, required, description: description.into() });
+        self
+    }
+    /// Accepts URL targets with these schemes, each with the port a URL without one means;
+    /// `example` is quoted in `picket validate`'s message for a target that does not fit.
+    pub fn url_target(self, schemes: &[(&str, Option<u16>)], example: &str) -> Self {
+        self.url_shape(schemes, false, example)
+    }
+    /// Like [`InfoBuilder::url_target`], for URLs that must name a user (`postgres://app@db/app`).
+    pub fn url_target_with_user(self, schemes: &[(&str, Option<u16>)], example: &str) -> Self {
+        self.url_shape(schemes, true, example)
+    }
+    fn url_shape(mut self, schemes: &[(&str, Option<u16>)], user_required: bool, example: &str) -> Self {
+        let schemes = schemes.iter().map(|(name, default_port)| UrlScheme { name: (*name).into(), default_port: *default_port }).collect();
+        self.info.targets.push(TargetShape::Url(UrlShape { schemes, user_required, example: example.into() }));
+        self
+    }
+    /// Accepts `host:port` targets.
+    pub fn host_port_target(mut self) -> Self {
+        self.info.targets.push(TargetShape::HostPort);
+        self
+    }
+    /// Accepts absolute paths (granting `disk.stat` under them).
+    pub fn path_target(mut self) -> Self {
+        self.info.targets.push(TargetShape::Path);
+        self
+    }
+    /// A derived metric every check gets under `picket run`: days until `metric`'s trend
+    /// over `window_s` seconds reaches `reaches` (in the metric's unit).
+    pub fn forecast(mut self, name: &str, metric: &str, reaches: f64, window_s: u32, description: &str) -> Self {
+        self.info.forecasts.push(ForecastInfo {
+            name: name.into(),
+            metric: metric.into(),
+            reaches,
+            window_s,
+            description: description.into(),
+        });
         self
     }
     /// A metric where larger values are worse (latency, bytes used).

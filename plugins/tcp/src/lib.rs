@@ -11,9 +11,9 @@
 
 use std::io::{Read, Write};
 
-use picket_sdk::net::{connect_or_report, split_host_port};
+use picket_sdk::net::connect_or_report;
 use picket_sdk::time::{Stopwatch, human_secs};
-use picket_sdk::{Config, Info, Plugin, Report, export_plugin, info};
+use picket_sdk::{Config, Info, ParamKind, Plugin, Report, export_plugin, info};
 use serde::Deserialize;
 
 /// Replies longer than this are not read further.
@@ -31,8 +31,9 @@ struct Tcp;
 impl Plugin for Tcp {
     fn describe() -> Info {
         info("tcp", "TCP connect, with an optional send/expect dialogue")
-            .param("send", "string", false, "bytes to send after connecting, e.g. \"PING\\r\\n\"")
-            .param("expect", "string", false, "a substring the reply must contain, e.g. \"+PONG\"")
+            .host_port_target()
+            .param("send", ParamKind::String, false, "bytes to send after connecting, e.g. \"PING\\r\\n\"")
+            .param("expect", ParamKind::String, false, "a substring the reply must contain, e.g. \"+PONG\"")
             .metric("connect_time", "s", "time to establish the connection")
             .metric("response_time", "s", "time from sending to the expected reply")
             .build()
@@ -47,11 +48,11 @@ impl Plugin for Tcp {
 
 fn run(cfg: &Config) -> Result<Report, Report> {
     let p: Params = cfg.params()?;
-    let (host, port) =
-        split_host_port(&cfg.target, None).ok_or_else(|| Report::unknown(format!("target {:?} is not host:port", cfg.target)))?;
+    let target = cfg.endpoint()?;
+    let (host, port) = (&target.host, target.port_or_report()?);
     let timeout = cfg.io_timeout_ms();
     let sw = Stopwatch::start();
-    let mut stream = connect_or_report(&host, port, timeout)?;
+    let mut stream = connect_or_report(host, port, timeout)?;
     let connect = sw.elapsed_secs();
     let mut report = Report::ok(format!("connected to {} in {}", stream.peer(), human_secs(connect))).metric("connect_time", connect, "s");
 

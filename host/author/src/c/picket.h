@@ -64,14 +64,77 @@ static inline void pk_info(pk_info_t *info, const char *name, const char *versio
   info->description = pk_str(description);
 }
 
-/* kind: "string", "integer", "number", "bool", "duration", "list", "table" or "any". */
-static inline void pk_info_param(pk_info_t *info, const char *name, const char *kind, bool required, const char *description) {
+/* Param kinds (`param-kind` in wit/plugin.wit). picket checks every value against its kind
+ * before anything runs; PK_DURATION values ("1.5s", "10m") arrive as whole milliseconds and
+ * PK_SIZE values ("64MiB") as bytes, both JSON integers; PK_SECRET values ({ env = "VAR" },
+ * { file = "path" } or a string) arrive resolved, and picket scrubs them from every result. */
+#define PK_STRING PICKET_PLUGIN_TYPES_PARAM_KIND_STRING
+#define PK_INTEGER PICKET_PLUGIN_TYPES_PARAM_KIND_INTEGER
+#define PK_NUMBER PICKET_PLUGIN_TYPES_PARAM_KIND_NUMBER
+#define PK_BOOL PICKET_PLUGIN_TYPES_PARAM_KIND_BOOL
+#define PK_DURATION PICKET_PLUGIN_TYPES_PARAM_KIND_DURATION
+#define PK_SIZE PICKET_PLUGIN_TYPES_PARAM_KIND_SIZE
+#define PK_LIST PICKET_PLUGIN_TYPES_PARAM_KIND_LIST
+#define PK_TABLE PICKET_PLUGIN_TYPES_PARAM_KIND_TABLE
+#define PK_SECRET PICKET_PLUGIN_TYPES_PARAM_KIND_SECRET
+#define PK_ANY PICKET_PLUGIN_TYPES_PARAM_KIND_ANY
+
+static inline void pk_info_param(pk_info_t *info, const char *name, picket_plugin_types_param_kind_t kind, bool required,
+                                 const char *description) {
   info->params.ptr = realloc(info->params.ptr, (info->params.len + 1) * sizeof *info->params.ptr);
   picket_plugin_types_param_info_t *p = &info->params.ptr[info->params.len++];
   p->name = pk_str(name);
-  p->kind = pk_str(kind);
+  p->kind = kind;
   p->required = required;
   p->description = pk_str(description);
+}
+
+/* ---- describe: the targets the plugin takes. With none declared, any target is taken. ---- */
+
+static inline picket_plugin_types_target_shape_t *pk_info_target(pk_info_t *info, uint8_t tag) {
+  info->targets.ptr = realloc(info->targets.ptr, (info->targets.len + 1) * sizeof *info->targets.ptr);
+  picket_plugin_types_target_shape_t *t = &info->targets.ptr[info->targets.len++];
+  memset(t, 0, sizeof *t);
+  t->tag = tag;
+  return t;
+}
+
+/* URL targets; add their schemes with pk_info_target_scheme. `example` is quoted when a
+ * check's target does not fit. */
+static inline void pk_info_target_url(pk_info_t *info, const char *example, bool user_required) {
+  picket_plugin_types_target_shape_t *t = pk_info_target(info, PICKET_PLUGIN_TYPES_TARGET_SHAPE_URL);
+  t->val.url.user_required = user_required;
+  t->val.url.example = pk_str(example);
+}
+
+/* A scheme of the last pk_info_target_url, and the port a URL without one means (0: none,
+ * the URL must name its port). */
+static inline void pk_info_target_scheme(pk_info_t *info, const char *scheme, uint16_t default_port) {
+  picket_plugin_types_url_shape_t *u = &info->targets.ptr[info->targets.len - 1].val.url;
+  u->schemes.ptr = realloc(u->schemes.ptr, (u->schemes.len + 1) * sizeof *u->schemes.ptr);
+  picket_plugin_types_url_scheme_t *s = &u->schemes.ptr[u->schemes.len++];
+  s->name = pk_str(scheme);
+  s->default_port.is_some = default_port != 0;
+  s->default_port.val = default_port;
+}
+
+/* `host:port` targets (granting that address to the tcp capability). */
+static inline void pk_info_target_host_port(pk_info_t *info) { pk_info_target(info, PICKET_PLUGIN_TYPES_TARGET_SHAPE_HOST_PORT); }
+
+/* Absolute paths (granting disk stat under them). */
+static inline void pk_info_target_path(pk_info_t *info) { pk_info_target(info, PICKET_PLUGIN_TYPES_TARGET_SHAPE_PATH); }
+
+/* A derived metric every check gets under `picket run`: days until `metric`'s trend over
+ * `window_s` seconds reaches `reaches` (in the metric's unit). */
+static inline void pk_info_forecast(pk_info_t *info, const char *name, const char *metric, double reaches, uint32_t window_s,
+                                    const char *description) {
+  info->forecasts.ptr = realloc(info->forecasts.ptr, (info->forecasts.len + 1) * sizeof *info->forecasts.ptr);
+  picket_plugin_types_forecast_info_t *f = &info->forecasts.ptr[info->forecasts.len++];
+  f->name = pk_str(name);
+  f->metric = pk_str(metric);
+  f->reaches = reaches;
+  f->window_s = window_s;
+  f->description = pk_str(description);
 }
 
 /* unit: "s", "ms", "B", "%", "days" or "" for a count; lower_is_worse for e.g. days left. */
@@ -82,6 +145,19 @@ static inline void pk_info_metric(pk_info_t *info, const char *name, const char 
   m->unit = pk_str(unit);
   m->description = pk_str(description);
   m->lower_is_worse = lower_is_worse;
+}
+
+/* ---- check: the target as picket parsed it. ---- */
+
+/* The target's host as granted (lowercase, unicode names in punycode), malloc'd; NULL when
+ * the target is not a URL or host:port. Pass it to picket_plugin_tcp_connect as it is. */
+static inline char *pk_target_host(const pk_config_t *config) {
+  return config->endpoint.is_some ? pk_cstr(&config->endpoint.val.host) : NULL;
+}
+
+/* The target's port (as written, else the scheme's declared default); -1 when none. */
+static inline int pk_target_port(const pk_config_t *config) {
+  return config->endpoint.is_some && config->endpoint.val.port.is_some ? config->endpoint.val.port.val : -1;
 }
 
 /* ---- check: the report. ---- */

@@ -12,9 +12,14 @@
 
 void exports_picket_plugin_check_describe(pk_info_t *ret) {
   pk_info(ret, "{{name}}", "0.1.0", "the target answers HTTP with the expected status");
-  pk_info_param(ret, "expect_status", "integer", false, "the status that means up (default 200)");
-  pk_info_param(ret, "contains", "string", false, "text the body must contain");
+  pk_info_param(ret, "expect_status", PK_INTEGER, false, "the status that means up (default 200)");
+  pk_info_param(ret, "contains", PK_STRING, false, "text the body must contain");
   pk_info_metric(ret, "response_time", "s", "time to the full response", false);
+  /* The targets this check takes: `picket validate` refuses others, and the target grants
+   * the `http` capability its origin. */
+  pk_info_target_url(ret, "http://localhost:8080/health", false);
+  pk_info_target_scheme(ret, "http", 80);
+  pk_info_target_scheme(ret, "https", 443);
 }
 
 void exports_picket_plugin_check_check(pk_config_t *config, pk_report_t *ret) {

@@ -4,10 +4,14 @@
 // check's TOML grants, and reports critical unless the status is `expect_status` (default
 // 200) and the body contains `contains` (when given). Edit `check` to test what you need;
 // `describe` tells picket your parameters and metrics.
-import { send } from 'picket:plugin/http@0.1.0';
-import { log } from 'picket:plugin/log@0.1.0';
+import { send } from 'picket:plugin/http@0.2.0';
+import { log } from 'picket:plugin/log@0.2.0';
 
 const report = (status, summary, metrics = [], diagnostics = undefined) => ({ status, summary, metrics, diagnostics });
+const HTTP_SCHEMES = [
+  { name: 'http', defaultPort: 80 },
+  { name: 'https', defaultPort: 443 },
+];
 
 export const check = {
   describe() {
@@ -20,6 +24,10 @@ export const check = {
         { name: 'contains', kind: 'string', required: false, description: 'text the body must contain' },
       ],
       metrics: [{ name: 'response_time', unit: 's', description: 'time to the full response', lowerIsWorse: false }],
+      // The targets this check takes: `picket validate` refuses others, and the target
+      // grants the `http` capability its origin.
+      targets: [{ tag: 'url', val: { schemes: HTTP_SCHEMES, userRequired: false, example: 'http://localhost:8080/health' } }],
+      forecasts: [],
     };
   },
 

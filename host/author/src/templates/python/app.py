@@ -20,10 +20,18 @@ class Check(exports.Check):
             version="0.1.0",
             description="the target answers HTTP with the expected status",
             params=[
-                types.ParamInfo("expect_status", "integer", False, "the status that means up (default 200)"),
-                types.ParamInfo("contains", "string", False, "text the body must contain"),
+                types.ParamInfo("expect_status", types.ParamKind.INTEGER, False, "the status that means up (default 200)"),
+                types.ParamInfo("contains", types.ParamKind.STRING, False, "text the body must contain"),
             ],
             metrics=[types.MetricInfo("response_time", "s", "time to the full response", False)],
+            # The targets this check takes: `picket validate` refuses others, and the target
+            # grants the `http` capability its origin.
+            targets=[
+                types.TargetShape_Url(
+                    types.UrlShape([types.UrlScheme("http", 80), types.UrlScheme("https", 443)], False, "http://localhost:8080/health")
+                )
+            ],
+            forecasts=[],
         )
 
     def check(self, config: types.Config) -> types.Report:

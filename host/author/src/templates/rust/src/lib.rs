@@ -10,7 +10,7 @@ wit_bindgen::generate!({ path: "wit", world: "plugin" });
 use exports::picket::plugin::check::Guest;
 use picket::plugin::http::{self, Request};
 use picket::plugin::log::{self, Level};
-use picket::plugin::types::{Config, Info, Metric, MetricInfo, ParamInfo, Report, Status};
+use picket::plugin::types::{Config, Info, Metric, MetricInfo, ParamInfo, ParamKind, Report, Status, TargetShape, UrlScheme, UrlShape};
 
 struct Check;
 
@@ -20,19 +20,20 @@ fn report(status: Status, summary: String, metrics: Vec<Metric>, diagnostics: Op
 
 impl Guest for Check {
     fn describe() -> Info {
-        let param = |name: &str, kind: &str, description: &str| ParamInfo {
+        let param = |name: &str, kind: ParamKind, description: &str| ParamInfo {
             name: name.into(),
-            kind: kind.into(),
+            kind,
             required: false,
             description: description.into(),
         };
+        let scheme = |name: &str, port: u16| UrlScheme { name: name.into(), default_port: Some(port) };
         Info {
             name: "{{name}}".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             description: "the target answers HTTP with the expected status".into(),
             params: vec![
-                param("expect_status", "integer", "the status that means up (default 200)"),
-                param("contains", "string", "text the body must contain"),
+                param("expect_status", ParamKind::Integer, "the status that means up (default 200)"),
+                param("contains", ParamKind::String, "text the body must contain"),
             ],
             metrics: vec![MetricInfo {
                 name: "response_time".into(),
@@ -40,6 +41,14 @@ impl Guest for Check {
                 description: "time to the full response".into(),
                 lower_is_worse: false,
             }],
+            // The targets this check takes: `picket validate` refuses others, and the
+            // target grants the `http` capability its origin.
+            targets: vec![TargetShape::Url(UrlShape {
+                schemes: vec![scheme("http", 80), scheme("https", 443)],
+                user_required: false,
+                example: "http://localhost:8080/health".into(),
+            })],
+            forecasts: vec![],
         }
     }
 
