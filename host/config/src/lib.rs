@@ -177,6 +177,8 @@ impl CheckSpec {
             fingerprint: _,
             // Resolved secrets are inside `params` and the target already.
             secrets: _,
+            // Parsed from `target` and the plugin's declared shapes, both hashed below.
+            endpoint: _,
             plugin,
             target,
             params,

@@ -1,7 +1,7 @@
 //! A check's `target`, checked against the shapes its plugin declared and parsed once:
 //! the same parse decides what the check may reach ([`Grant`]) and is handed to the plugin
 //! ([`Endpoint`], the contract's `endpoint`), so a plugin connects to exactly the host and
-//! port it was granted. Host names are normalised one way everywhere ([`normalize_host`]):
+//! port it was granted. Host names are normalised one way everywhere ([`normalize_host`](crate::grants::normalize_host)):
 //! lowercase, unicode names in their IDNA (punycode) form, IP addresses canonical.
 
 use std::fmt;
@@ -11,7 +11,7 @@ use std::path::Path;
 use serde::Serialize;
 use url::Url;
 
-use crate::grants::{Grant, Origin, host_port, normalize, normalize_host, percent_decode, url_host};
+use crate::grants::{Grant, Origin, host_port, normalize, percent_decode, url_host};
 use crate::plugin::{TargetShape, UrlShape};
 
 /// A URL or `host:port` target, parsed (`endpoint` in `wit/plugin.wit`).
@@ -22,7 +22,7 @@ pub struct Endpoint {
     pub user: Option<String>,
     #[serde(skip)]
     pub password: Option<String>,
-    /// Normalised ([`normalize_host`]), as granted.
+    /// Normalised ([`normalize_host`](crate::grants::normalize_host)), as granted.
     pub host: String,
     /// As written, else the scheme's declared default.
     pub port: Option<u16>,
@@ -193,6 +193,7 @@ impl Grant {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::grants::normalize_host;
     use crate::plugin::UrlScheme;
 
     fn url_shape(schemes: &[(&str, Option<u16>)], user_required: bool, example: &str) -> TargetShape {

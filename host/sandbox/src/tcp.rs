@@ -89,7 +89,7 @@ impl tcp::Host for HostState {
         }
         let deadline = tokio::time::Instant::now() + millis(timeout_ms);
         // The name as granted (lowercase, IDNA): what is resolved and verified under TLS.
-        let name = picket_core::target::normalize_host(&host).unwrap_or_else(|| host.trim_matches(['[', ']']).to_string());
+        let name = picket_core::grants::normalize_host(&host).unwrap_or_else(|| host.trim_matches(['[', ']']).to_string());
         let addrs: Vec<SocketAddr> = match tokio::time::timeout_at(deadline, tokio::net::lookup_host((name.as_str(), port))).await {
             Err(_) => return Err(err(ErrorKind::Timeout, format!("resolving {host} timed out"))),
             Ok(Err(e)) => return Err(err(ErrorKind::Dns, format!("cannot resolve {host}: {e}"))),
