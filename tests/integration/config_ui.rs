@@ -72,6 +72,28 @@ fn all_errors_in_a_directory_are_reported_together() {
     assert!(out.stderr.contains("picket: invalid configuration (1 problem)"), "{}", out.stderr);
 }
 
+/// `picket validate … | head`: a reader that has gone away is not a crash (exit 101 with a
+/// panic message); picket stops quietly, as a process killed by SIGPIPE would.
+#[test]
+fn a_closed_pipe_ends_validate_quietly() {
+    let (reader, writer) = std::io::pipe().unwrap();
+    // Closed before picket writes a byte: every write fails with EPIPE.
+    drop(reader);
+    let out = picket_testkit::picket()
+        .args(["validate", "-c", "checks"])
+        .current_dir(picket_testkit::root())
+        .env("APP_DB_PASSWORD", "x")
+        .env("SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T0/B0/x")
+        .env("PAGERDUTY_ROUTING_KEY", "k1")
+        .env("PAGERDUTY_ESCALATION_KEY", "k2")
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+}
+
 #[test]
 fn the_example_checks_validate() {
     let root = picket_testkit::root();

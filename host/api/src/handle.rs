@@ -35,4 +35,7 @@ pub trait Handle: Send + Sync + 'static {
     fn reload(&self) -> BoxFuture<'_, ReloadOutcome>;
     /// A silence was added or ended: the responder re-reads them.
     fn silences_changed(&self);
+    /// Forgets a check's recovery attempts (`picket recover reset`); false when the
+    /// daemon is shutting down.
+    fn reset_recovery(&self, check: &str) -> BoxFuture<'_, bool>;
 }

@@ -17,6 +17,7 @@
 //! | `GET /api/v1/silences` | silences in force |
 //! | `POST /api/v1/silences` | `{"check": "app-*", "for": "1h", "reason": "deploy", "by": "alice"}` |
 //! | `DELETE /api/v1/silences/{id}` | end a silence now |
+//! | `POST /api/v1/checks/{name}/recovery/reset` | forget the check's recovery attempts: its budget is whole again |
 //!
 //! `since` is a duration back from now (`15m`, `24h`, `7d`), an RFC 3339 time, or
 //! milliseconds since the epoch.
@@ -63,6 +64,7 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/api/v1/recoveries", get(recoveries))
         .route("/api/v1/silences", get(silences).post(add_silence))
         .route("/api/v1/silences/{id}", delete(end_silence))
+        .route("/api/v1/checks/{name}/recovery/reset", post(reset_recovery))
         .with_state(daemon)
 }
 
@@ -342,6 +344,18 @@ async fn add_silence(
     tracing::info!(check = %silence.check, until = %silence.until, by = %silence.by, "silence added: {}", silence.reason);
     d.silences_changed();
     Ok((StatusCode::CREATED, Json(silence)).into_response())
+}
+
+async fn reset_recovery(State(d): State<Arc<Daemon>>, Path(name): Path<String>) -> ApiResult<Json<serde_json::Value>> {
+    let check = d.check(&name).ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no check named {name:?}")))?;
+    if check.recover.is_none() {
+        return Err(ApiError(StatusCode::CONFLICT, format!("check {name:?} has no `recover` action")));
+    }
+    if !d.reset_recovery(&name).await {
+        return Err(ApiError(StatusCode::SERVICE_UNAVAILABLE, "the daemon is shutting down".into()));
+    }
+    tracing::info!(check = %name, "recovery budget reset through the API");
+    Ok(Json(json!({ "reset": name, "recovery_budget": d.check(&name).and_then(|c| c.recovery_budget) })))
 }
 
 async fn end_silence(State(d): State<Arc<Daemon>>, Path(id): Path<i64>) -> ApiResult<Json<serde_json::Value>> {

@@ -25,6 +25,10 @@ pub struct CheckView {
     /// Until when failures are not counted (a recovery action ran; its recheck is due then).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovery_grace_until: Option<DateTime<Utc>>,
+    /// The recovery budget: attempts used in the `within` window, the most allowed, when
+    /// the window frees the next, and how the latest attempt ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_budget: Option<picket_core::recovery::BudgetView>,
     pub schedule: String,
     pub file: String,
     pub line: usize,

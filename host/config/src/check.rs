@@ -326,6 +326,8 @@ async fn parse_check<C: Catalog>(
 
     // A password written into the target URL is a secret too.
     let mut secrets: Vec<String> = endpoint.as_ref().and_then(|e| e.password.clone()).into_iter().collect();
+    // So is a recovery action's environment read from a secret reference.
+    secrets.extend(recover.iter().flat_map(|r| r.env.iter().filter(|e| e.secret).map(|e| e.value.clone())));
     let params_json = validate_params(doc, &ctx, &span, info.map(|i| i.params.as_slice()), &plugin_name, params, &mut secrets);
     let unit_of = |m: &str| match &plugin {
         Ok(p) => p.info.metric(m).map(|m| m.unit.clone()),

@@ -207,7 +207,7 @@ impl CheckSpec {
             "tls": [tls.ca_file.as_ref().map(|p| p.display().to_string()), Some(tls.insecure.to_string())],
             "schedule": schedule.describe(),
             "retry_every": ms(retry_every),
-            "alert": [alert.after as u64, alert.resolve_after as u64, alert.flap_changes as u64, ms(&alert.flap_window)],
+            "alert": [alert.after, alert.resolve_after, alert.flap_history, u32::from(alert.flap_start), u32::from(alert.flap_stop)],
             "route": route,
             "runbook": runbook,
             "recover": recover.as_ref().map(|r| {
@@ -217,7 +217,14 @@ impl CheckSpec {
                         serde_json::json!({ "http": url.as_str(), "method": method, "body": body })
                     }
                 };
-                serde_json::json!({ "action": action, "timing": [ms(&r.recheck_after), ms(&r.within), ms(&r.timeout), r.max as u64] })
+                let env: Vec<(&str, &str)> = r.env.iter().map(|e| (e.name.as_str(), e.value.as_str())).collect();
+                serde_json::json!({
+                    "action": action,
+                    "timing": [ms(&r.recheck_after), ms(&r.within), ms(&r.timeout), r.max as u64],
+                    "env": env,
+                    "inherit_env": r.inherit_env,
+                    "notify": r.notify.as_str(),
+                })
             }),
             "depends_on": depends_on,
             "forecasts": forecasts.iter().map(|f| (&f.name, &f.metric, f.reaches, ms(&f.window))).collect::<Vec<_>>(),

@@ -35,7 +35,7 @@ use crate::catalog::Catalog;
 use picket_core::notify::quiet::{Maintenance, Window};
 use picket_core::notify::router::{DEFAULT_COOLDOWN, Escalate, NotifyPlan, Remind, Route};
 use picket_core::notify::{Channel, Fields};
-use picket_core::recovery::{Action, RecoverSpec};
+use picket_core::recovery::{Action, EnvVar, RecoverNotify, RecoverSpec};
 use picket_core::schedule::{Schedule, Zone};
 use picket_core::units::parse_duration;
 
@@ -59,7 +59,8 @@ pub struct Parts {
 
 const ROUTE_KEYS: &[&str] = &["notify", "cooldown", "remind", "escalate", "resolved"];
 const MAINTENANCE_KEYS: &[&str] = &["checks", "cron", "duration", "timezone", "start", "end", "reason"];
-const RECOVER_KEYS: &[&str] = &["run", "http", "method", "body", "recheck_after", "max", "within", "timeout"];
+const RECOVER_KEYS: &[&str] =
+    &["run", "http", "method", "body", "recheck_after", "max", "within", "timeout", "env", "inherit_env", "notify"];
 
 fn entries<'t, 'i>(t: &'t DeTable<'i>) -> impl Iterator<Item = (&'t str, std::ops::Range<usize>, &'t Value<'i>)> {
     t.iter().map(|(k, v)| (k.get_ref().as_ref(), k.span(), v))
@@ -350,9 +351,30 @@ pub fn parse_recover(doc: &mut Doc<'_>, ctx: &str, v: &Value<'_>) -> Option<Reco
     let errors_before = doc.errors.len();
     let (mut run, mut http, mut method, mut body) = (None, None, None, None);
     let mut spec_times = (Duration::from_secs(30), 3u32, Duration::from_secs(3600), Duration::from_secs(60));
+    let (mut env, mut inherit_env, mut notify) = (Vec::new(), Vec::new(), RecoverNotify::Always);
     for (key, kspan, fv) in entries(t) {
         let field = format!("recover.{key}");
         match key {
+            "env" => env = parse_env(doc, ctx, fv),
+            "inherit_env" => {
+                for name in strings(doc, ctx, &field, fv).unwrap_or_default() {
+                    if env_name_ok(&name) {
+                        inherit_env.push(name);
+                    } else {
+                        doc.error(fv.span(), format!("{ctx}, field `{field}`: {name:?} is not an environment variable name"));
+                    }
+                }
+            }
+            "notify" => match fv.get_ref().as_str() {
+                Some("always") => notify = RecoverNotify::Always,
+                Some("after_failure") => notify = RecoverNotify::AfterFailure,
+                _ => doc.error(
+                    fv.span(),
+                    format!(
+                        "{ctx}, field `{field}`: expected \"always\" (page at once) or \"after_failure\" (page only if recovery fails)"
+                    ),
+                ),
+            },
             "run" if fv.get_ref().is_str() => doc.error(
                 fv.span(),
                 format!(
@@ -418,7 +440,34 @@ pub fn parse_recover(doc: &mut Doc<'_>, ctx: &str, v: &Value<'_>) -> Option<Reco
         return None;
     }
     let (recheck_after, max, within, timeout) = spec_times;
-    Some(RecoverSpec { action, recheck_after, max, within, timeout })
+    Some(RecoverSpec { action, recheck_after, max, within, timeout, env, inherit_env, notify })
+}
+
+fn env_name_ok(name: &str) -> bool {
+    !name.is_empty() && !name.starts_with(|c: char| c.is_ascii_digit()) && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// `recover.env = { NAME = "value" | { env = "VAR" } | { file = "path" } }`.
+fn parse_env(doc: &mut Doc<'_>, ctx: &str, v: &Value<'_>) -> Vec<EnvVar> {
+    let DeValue::Table(t) = v.get_ref() else {
+        doc.error(v.span(), format!("{ctx}, field `recover.env`: expected a table like {{ DOCKER_HOST = {{ env = \"DOCKER_HOST\" }} }}"));
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (name, kspan, fv) in entries(t) {
+        if !env_name_ok(name) || name.starts_with("PICKET_") {
+            doc.error(
+                kspan,
+                format!("{ctx}, field `recover.env`: {name:?} is not a name picket can set (letters, digits, _; not PICKET_*)"),
+            );
+            continue;
+        }
+        match resolve_secret(doc, fv) {
+            Ok(value) => out.push(EnvVar { name: name.to_string(), value, secret: fv.get_ref().is_table() }),
+            Err(e) => doc.error(fv.span(), format!("{ctx}, field `recover.env.{name}`: {e}")),
+        }
+    }
+    out
 }
 
 /// Joins every file's tables into one plan and checks every name refers to something.

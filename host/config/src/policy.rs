@@ -12,7 +12,7 @@ pub use picket_core::policy::{AlertPolicy, ForecastSpec};
 use picket_core::schedule::{DEFAULT_EVERY, Schedule, Zone};
 use picket_core::units::{Dim, metric_unit, parse_duration, parse_quantity};
 
-const ALERT_KEYS: &[&str] = &["after", "resolve_after", "flap_changes", "flap_window", "route"];
+const ALERT_KEYS: &[&str] = &["after", "resolve_after", "flap_history", "flap_start", "flap_stop", "route"];
 
 /// The scheduling keys as read so far (from `[defaults]`, then overridden by a check).
 #[derive(Debug, Clone)]
@@ -89,19 +89,46 @@ impl Timing {
                     None => doc.error(v.span(), format!("{ctx}, field `alert.route`: expected a route name such as \"database\"")),
                 },
                 "resolve_after" => self.alert.resolve_after = count(doc).unwrap_or(self.alert.resolve_after),
-                "flap_changes" => match count(doc) {
-                    Some(n) if n >= 2 => self.alert.flap_changes = n,
-                    Some(_) => doc.error(v.span(), format!("{ctx}, field `alert.flap_changes`: must be at least 2")),
-                    None => {}
+                "flap_history" => match as_i64(v.get_ref()) {
+                    Some(n) if (0..=100).contains(&n) => self.alert.flap_history = n as u32,
+                    _ => doc.error(
+                        v.span(),
+                        format!("{ctx}, field `alert.flap_history`: expected a whole number of results from 0 (no flap detection) to 100"),
+                    ),
                 },
-                "flap_window" => match v.get_ref().as_str().map(parse_duration) {
-                    Some(Ok(d)) if d >= Duration::from_secs(1) => self.alert.flap_window = d,
-                    Some(Ok(_)) => doc.error(v.span(), format!("{ctx}, field `alert.flap_window`: must be at least 1s")),
-                    Some(Err(e)) => doc.error(v.span(), format!("{ctx}, field `alert.flap_window`: {e}")),
-                    None => doc.error(v.span(), format!("{ctx}, field `alert.flap_window`: expected a duration such as \"30m\"")),
+                "flap_start" | "flap_stop" => match as_i64(v.get_ref()) {
+                    Some(n) if (1..=100).contains(&n) => {
+                        if key == "flap_start" {
+                            self.alert.flap_start = n as u8;
+                        } else {
+                            self.alert.flap_stop = n as u8;
+                        }
+                    }
+                    _ => doc.error(v.span(), format!("{ctx}, field `alert.{key}`: expected a percentage from 1 to 100, such as 50")),
                 },
+                "flap_changes" | "flap_window" => doc.error(
+                    k.span(),
+                    format!(
+                        "{ctx}, field `alert.{key}`: replaced by `flap_history`, `flap_start` and `flap_stop` (the percent of \
+                         ok/failure changes over the last results, with hysteresis; defaults 10, 50 and 25: see the README)"
+                    ),
+                ),
                 _ => doc.error(k.span(), format!("{ctx}: unknown field `alert.{key}`{}", suggestion(key, ALERT_KEYS.iter().copied()))),
             }
+        }
+        self.check_alert(doc, ctx, v.span());
+    }
+
+    /// Checks what only makes sense of the alert keys together, once all are read.
+    fn check_alert(&self, doc: &mut Doc<'_>, ctx: &str, span: std::ops::Range<usize>) {
+        if self.alert.flap_history > 0 && self.alert.flap_stop >= self.alert.flap_start {
+            doc.error(
+                span,
+                format!(
+                    "{ctx}, field `alert`: flap_stop ({}) must be below flap_start ({}), or flapping would toggle on every result",
+                    self.alert.flap_stop, self.alert.flap_start
+                ),
+            );
         }
     }
 

@@ -141,6 +141,8 @@ async fn the_fingerprint_sees_what_runs_and_ignores_how_it_reads() {
         "alert = { after = 3 }\n",
         "allow = [\"tcp:db:5432\"]\n",
         "recover = { run = [\"true\"] }\n",
+        "alert = { flap_start = 60 }\n",
+        "recover = { run = [\"true\"], inherit_env = [\"DOCKER_HOST\"] }\n",
         "runbook = \"https://wiki.example.com/api\"\n",
     ] {
         assert_ne!(fingerprint(changed).await, base, "{changed}");
@@ -239,4 +241,39 @@ async fn every_param_kind_is_checked_and_durations_and_sizes_arrive_parsed() {
     let f = file("[[check]]\nname = \"sub\"\nplugin = \"store\"\ntarget = \"/\"\na_duration = \"500us\"\n");
     let errors = load(f.path(), &Fake).await.unwrap_err().to_string();
     assert!(errors.contains("\"500us\" is not a whole number of milliseconds"), "{errors}");
+}
+
+#[tokio::test]
+async fn flapping_and_recovery_keys_are_read_and_the_old_flap_keys_say_what_replaced_them() {
+    let f = file(
+        "[[check]]\nname = \"queue\"\nplugin = \"probe\"\ntarget = \"http://localhost:8080/\"\n\
+         alert = { flap_history = 20, flap_start = 40, flap_stop = 10 }\n\
+         recover = { run = [\"docker\", \"restart\", \"q\"], env = { DOCKER_HOST = \"unix:///run/d.sock\", TOKEN = { env = \"PATH\" } }, \
+         inherit_env = [\"HOME\"], notify = \"after_failure\" }\n",
+    );
+    let plan = load(f.path(), &Fake).await.unwrap();
+    let c = &plan.checks[0];
+    assert_eq!((c.alert.flap_history, c.alert.flap_start, c.alert.flap_stop), (20, 40, 10));
+    let r = c.recover.as_ref().unwrap();
+    assert_eq!(r.notify, picket_core::recovery::RecoverNotify::AfterFailure);
+    assert_eq!(r.inherit_env, ["HOME"]);
+    assert_eq!(r.env[0].name, "DOCKER_HOST");
+    assert!(!r.env[0].secret);
+    assert!(r.env[1].secret && !r.env[1].value.is_empty());
+    // A value read from a secret reference is scrubbed from what the check reports.
+    assert_eq!(c.secrets.scrub(&format!("token {}", r.env[1].value)), "token ***");
+
+    let f = file(
+        "[[check]]\nname = \"queue\"\nplugin = \"probe\"\ntarget = \"http://localhost:8080/\"\n\
+         alert = { flap_changes = 6, flap_start = 20, flap_stop = 30 }\n\
+         recover = { run = [\"true\"], notify = \"later\", env = { \"1X\" = \"y\" } }\n",
+    );
+    let errors = load(f.path(), &Fake).await.unwrap_err().to_string();
+    assert!(
+        errors.contains(":5:11: check \"queue\", field `alert.flap_changes`: replaced by `flap_history`, `flap_start` and `flap_stop`"),
+        "{errors}"
+    );
+    assert!(errors.contains("flap_stop (30) must be below flap_start (20)"), "{errors}");
+    assert!(errors.contains("field `recover.notify`: expected \"always\" (page at once) or \"after_failure\""), "{errors}");
+    assert!(errors.contains("\"1X\" is not a name picket can set"), "{errors}");
 }

@@ -12,7 +12,7 @@ pub struct Event {
     pub at: DateTime<Utc>,
     #[serde(flatten)]
     pub kind: EventKind,
-    /// The incident this is about; `None` only for flapping events outside an incident.
+    /// The incident this is about (flapping opens one if none is open).
     pub incident: Option<u64>,
     pub severity: Status,
     /// The result's summary that caused the event (secrets already scrubbed).
@@ -33,11 +33,20 @@ pub enum EventKind {
     StillFailing {
         failures: u32,
     },
+    /// An ok result inside an open incident, short of `resolve_after`: the incident is not
+    /// failing at this moment (no reminders, no escalation) but not resolved yet.
+    Passing {
+        successes: u32,
+    },
     Resolved {
         lasted_s: u64,
     },
+    /// `changes` ok ↔ failure changes among the last `results` results, `percent` the
+    /// weighted state change that crossed `alert.flap_start`.
     FlappingStarted {
         changes: u32,
+        percent: u32,
+        results: u32,
     },
     FlappingStopped,
     /// The check left the configuration while its incident was open.
@@ -50,6 +59,7 @@ impl EventKind {
             EventKind::IncidentOpened => "incident-opened",
             EventKind::SeverityChanged { .. } => "severity-changed",
             EventKind::StillFailing { .. } => "still-failing",
+            EventKind::Passing { .. } => "passing",
             EventKind::Resolved { .. } => "resolved",
             EventKind::FlappingStarted { .. } => "flapping-started",
             EventKind::FlappingStopped => "flapping-stopped",

@@ -5,12 +5,16 @@
 //!   ok ──failure──▶ pending ──(alert.after failures)──▶ failing ──(resolve_after successes)──▶ ok
 //!    ▲                 │ success                          │ warning ↔ critical: severity-changed
 //!    └─────────────────┘                                  │ another failure: still-failing
+//!                                                         │ a success short of resolving: passing
 //! ```
 //!
-//! Flapping (at least `alert.flap_changes` ok↔failure flips within `alert.flap_window`) is a
-//! flag on top: while it is set the phase still moves, but incidents neither open nor
-//! resolve; when it clears (flips down to half the limit) the open incident is reconciled
-//! with the phase. `depends_on` never changes the phase: it marks the incident inhibited.
+//! Flapping (the weighted percent of ok ↔ failure changes over the last results reaches
+//! `alert.flap_start`; see [`AlertPolicy`]) is a flag on top. Entering it opens an incident
+//! if none is open and says so once (`flapping-started`); while it is set the phase still
+//! moves but the incident neither resolves nor reports each result. It ends at
+//! `alert.flap_stop` (`flapping-stopped`): then the incident resolves if the check has
+//! had `resolve_after` successes, else it goes on as an ordinary failing incident.
+//! `depends_on` never changes the phase: it marks the incident inhibited.
 
 use std::collections::VecDeque;
 
@@ -61,8 +65,18 @@ pub struct CheckState {
     pub summary: String,
     pub runs: u64,
     pub failures: u64,
-    /// Times of ok↔failure flips inside the flap window.
-    pub flips: VecDeque<DateTime<Utc>>,
+    /// Whether each of the last `flap_history + 1` results failed, oldest first.
+    #[serde(default)]
+    pub history: VecDeque<bool>,
+    /// The weighted percent state change over `history` (see [`AlertPolicy`]).
+    #[serde(default)]
+    pub flap_percent: f64,
+    /// The status of the latest failing result: a flapping incident's severity.
+    #[serde(default)]
+    pub last_failure: Option<Status>,
+    /// When the current run of failures began (the first of `consecutive_failures`).
+    #[serde(default)]
+    pub failing_since: Option<DateTime<Utc>>,
 }
 
 impl Default for CheckState {
@@ -82,7 +96,10 @@ impl Default for CheckState {
             summary: String::new(),
             runs: 0,
             failures: 0,
-            flips: VecDeque::new(),
+            history: VecDeque::new(),
+            flap_percent: 0.0,
+            last_failure: None,
+            failing_since: None,
         }
     }
 }
@@ -104,6 +121,13 @@ impl CheckState {
         self.phase != Phase::Ok
     }
 
+    /// Whether the incident is failing at this moment, as reminders and escalations need
+    /// it: the phase is failing, the latest result failed, and neither flapping nor a
+    /// parent's outage explains it.
+    pub fn failing_now(&self) -> bool {
+        self.phase == Phase::Failing && self.status.is_some_and(|s| s != Status::Ok) && !self.flapping && !self.inhibited
+    }
+
     /// Feeds one result; returns the events it causes. `next_id` numbers new incidents.
     pub fn observe(&mut self, o: Observation<'_>, policy: &AlertPolicy, next_id: &mut dyn FnMut() -> u64) -> Vec<Event> {
         let failed = o.status != Status::Ok;
@@ -121,13 +145,15 @@ impl CheckState {
             })
         };
 
-        if self.status.is_some_and(|s| (s != Status::Ok) != failed) {
-            self.flips.push_back(o.at);
+        if policy.flap_history == 0 {
+            self.history.clear();
+        } else {
+            self.history.push_back(failed);
+            while self.history.len() > policy.flap_history as usize + 1 {
+                self.history.pop_front();
+            }
         }
-        let window = chrono::Duration::from_std(policy.flap_window).unwrap_or(chrono::Duration::MAX);
-        while self.flips.front().is_some_and(|t| o.at - *t > window) {
-            self.flips.pop_front();
-        }
+        self.flap_percent = policy.state_change_percent(&self.history);
         self.status = Some(o.status);
         self.summary = o.summary.to_string();
         self.last_run = Some(o.at);
@@ -137,18 +163,13 @@ impl CheckState {
             self.failures += 1;
             self.consecutive_failures += 1;
             self.consecutive_successes = 0;
+            self.last_failure = Some(o.status);
+            if self.consecutive_failures == 1 {
+                self.failing_since = Some(o.at);
+            }
         } else {
             self.consecutive_successes += 1;
             self.consecutive_failures = 0;
-        }
-
-        let flips = self.flips.len() as u32;
-        if self.flapping && flips <= policy.flap_changes / 2 {
-            self.flapping = false;
-            emit(self, EventKind::FlappingStopped);
-        } else if !self.flapping && flips >= policy.flap_changes {
-            self.flapping = true;
-            emit(self, EventKind::FlappingStarted { changes: flips });
         }
 
         let phase_before = self.phase;
@@ -158,6 +179,9 @@ impl CheckState {
             }
             (Phase::Pending, false) => self.phase = Phase::Ok,
             (Phase::Failing, false) if self.consecutive_successes >= policy.resolve_after => self.phase = Phase::Ok,
+            (Phase::Failing, false) if !self.flapping && self.incident.is_some() => {
+                emit(self, EventKind::Passing { successes: self.consecutive_successes })
+            }
             (Phase::Failing, true) if !self.flapping => match self.severity {
                 Some(from) if from != o.status && self.incident.is_some() => {
                     self.severity = Some(o.status);
@@ -167,6 +191,29 @@ impl CheckState {
                 _ => {}
             },
             _ => {}
+        }
+
+        // Hysteresis: start at or above one mark, stop at or below a lower one.
+        let changes = self.history.iter().zip(self.history.iter().skip(1)).filter(|(a, b)| a != b).count() as u32;
+        if !self.flapping && policy.flap_history > 0 && self.flap_percent >= f64::from(policy.flap_start) {
+            self.flapping = true;
+            if self.incident.is_none() {
+                self.incident = Some(next_id());
+                self.incident_opened = Some(o.at);
+            }
+            self.severity = Some(self.severity.or(self.last_failure).unwrap_or(Status::Warning));
+            let (percent, results) = (self.flap_percent.round() as u32, self.history.len() as u32);
+            emit(self, EventKind::FlappingStarted { changes, percent, results });
+        } else if self.flapping && self.flap_percent <= f64::from(policy.flap_stop) {
+            self.flapping = false;
+            emit(self, EventKind::FlappingStopped);
+            // The incident goes on unless the check has been healthy long enough to resolve.
+            if self.incident.is_some() {
+                self.phase = if !failed && self.consecutive_successes >= policy.resolve_after { Phase::Ok } else { Phase::Failing };
+                if failed {
+                    self.severity = Some(o.status);
+                }
+            }
         }
         if self.phase != phase_before {
             self.since = Some(o.at);
@@ -239,7 +286,7 @@ mod tests {
         assert_eq!(r.feed(Critical), ["incident-opened"]);
         assert_eq!((r.state.phase, r.state.incident, r.state.severity), (Phase::Failing, Some(1), Some(Critical)));
         assert_eq!(r.feed(Critical), ["still-failing"]);
-        assert!(r.feed(Up).is_empty(), "one success is not enough to resolve");
+        assert_eq!(r.feed(Up), ["passing"], "one success is not enough to resolve");
         assert_eq!(r.state.phase, Phase::Failing);
         assert_eq!(r.feed(Up), ["resolved"]);
         assert_eq!((r.state.phase, r.state.incident), (Phase::Ok, None));
@@ -288,24 +335,115 @@ mod tests {
     #[test]
     fn flapping_is_one_event_not_a_stream_of_incidents() {
         let mut r = Run::new(1, 1);
-        r.policy.flap_changes = 4;
         let mut all = Vec::new();
         for i in 0..20 {
             all.extend(r.feed(if i % 2 == 0 { Critical } else { Up }));
         }
         assert!(r.state.flapping);
-        let count = |k: &str| all.iter().filter(|e| *e == k).count();
-        assert_eq!(count("flapping-started"), 1);
-        // Before flapping was detected: opened at flip 0, resolved at 1, opened at 2.
-        assert!(count("incident-opened") <= 2, "{all:?}");
-        // Steady again: flips age out of the window, flapping stops, the incident resolves.
+        let count = |all: &[String], k: &str| all.iter().filter(|e| *e == k).count();
+        assert_eq!(count(&all, "flapping-started"), 1);
+        // Before flapping was detected (at 50 %, the sixth result): opened, resolved, …
+        assert_eq!(count(&all, "incident-opened"), 3, "{all:?}");
+        assert_eq!(count(&all, "resolved"), 2, "{all:?}");
+        // Steady again: flapping stops within `flap_history` runs and the incident resolves
+        // with it, because the check has had `resolve_after` successes.
         let mut tail = Vec::new();
-        for _ in 0..80 {
+        let mut runs = 0;
+        while r.state.flapping {
             tail.extend(r.feed(Up));
+            runs += 1;
         }
-        assert!(!r.state.flapping);
-        assert!(tail.contains(&"flapping-stopped".to_string()), "{tail:?}");
-        assert_eq!(r.state.incident, None);
+        assert!(runs <= r.policy.flap_history, "stopped after {runs} runs");
+        assert_eq!(tail.iter().rev().take(2).collect::<Vec<_>>(), ["resolved", "flapping-stopped"], "{tail:?}");
+        assert_eq!((r.state.incident, r.state.phase), (None, Phase::Ok));
+        assert!(r.feed(Up).is_empty());
+    }
+
+    #[test]
+    fn flapping_opens_an_incident_when_none_was_open_and_says_how_much() {
+        // `after = 2` and alternating: never two failures in a row, so no ordinary incident.
+        let mut r = Run::new(2, 2);
+        let mut all = Vec::new();
+        for i in 0..6 {
+            all.extend(r.feed(if i % 2 == 0 { Critical } else { Up }));
+        }
+        assert_eq!(all, ["flapping-started"]);
+        assert_eq!((r.state.incident, r.state.severity), (Some(1), Some(Critical)));
+        let ids = &mut r.ids;
+        let e = r.state.observe(
+            Observation { check: "c", status: Critical, summary: "s", at: r.t, parents_down: false },
+            &r.policy,
+            &mut || {
+                *ids += 1;
+                *ids
+            },
+        );
+        assert!(e.is_empty(), "no per-result events while flapping: {e:?}");
+        let started = {
+            let mut s = CheckState::default();
+            let mut events = Vec::new();
+            for i in 0..6 {
+                events.extend(s.observe(
+                    Observation { check: "c", status: if i % 2 == 0 { Critical } else { Up }, summary: "s", at: r.t, parents_down: false },
+                    &r.policy,
+                    &mut || 9,
+                ));
+            }
+            events.pop().unwrap()
+        };
+        assert_eq!(started.kind, EventKind::FlappingStarted { changes: 5, percent: 56, results: 6 });
+        assert_eq!(started.incident, Some(9));
+    }
+
+    #[test]
+    fn flapping_that_stops_while_failing_goes_on_as_an_ordinary_incident() {
+        let mut r = Run::new(2, 2);
+        for i in 0..10 {
+            r.feed(if i % 2 == 0 { Critical } else { Up });
+        }
+        assert!(r.state.flapping);
+        let mut tail = Vec::new();
+        while r.state.flapping {
+            tail.extend(r.feed(Critical));
+        }
+        assert_eq!(tail, ["flapping-stopped"]);
+        assert_eq!((r.state.phase, r.state.incident), (Phase::Failing, Some(1)));
+        assert!(r.state.failing_now());
+        assert_eq!(r.feed(Critical), ["still-failing"]);
+        assert_eq!(r.feed(Up), ["passing"]);
+        assert!(!r.state.failing_now(), "the latest result is ok");
+        assert_eq!(r.feed(Up), ["resolved"]);
+    }
+
+    #[test]
+    fn hysteresis_keeps_a_check_flapping_between_the_marks() {
+        let mut r = Run::new(1, 1);
+        for i in 0..10 {
+            r.feed(if i % 2 == 0 { Critical } else { Up });
+        }
+        assert!(r.state.flapping);
+        // Three results of each: a third of the transitions change, between
+        // `flap_stop` (25) and `flap_start` (50): still flapping, never toggling.
+        let mut all = Vec::new();
+        for i in 0..30 {
+            all.extend(r.feed(if (i / 3) % 2 == 0 { Critical } else { Up }));
+        }
+        assert!(r.state.flapping, "{}", r.state.flap_percent);
+        assert!(!all.iter().any(|e| e.starts_with("flapping")), "{all:?}");
+    }
+
+    #[test]
+    fn percent_state_change_weighs_newer_changes_more() {
+        let p = AlertPolicy::default();
+        let h = |bits: &str| bits.chars().map(|c| c == 'F').collect::<VecDeque<bool>>();
+        assert_eq!(p.state_change_percent(&h("OFOFOFOFOFO")), 100.0);
+        assert_eq!(p.state_change_percent(&h("OOOOOOOOOOO")), 0.0);
+        // One change, newest (weight 1.2) vs oldest (0.8), over 10 transitions.
+        assert!((p.state_change_percent(&h("OOOOOOOOOOF")) - 12.0).abs() < 1e-9);
+        assert!((p.state_change_percent(&h("FOOOOOOOOOO")) - 8.0).abs() < 1e-9);
+        // Only the last `flap_history` transitions count.
+        assert_eq!(p.state_change_percent(&h("FOOOOOOOOOOO")), 0.0);
+        assert_eq!(AlertPolicy { flap_history: 0, ..p }.state_change_percent(&h("OFOF")), 0.0);
     }
 
     #[test]

@@ -26,8 +26,11 @@ pub async fn log_sink(mut rx: broadcast::Receiver<Event>) {
                     EventKind::Resolved { lasted_s } => tracing::info!(
                         check = %e.check, incident, lasted_s, "resolved: {}", e.summary
                     ),
-                    EventKind::FlappingStarted { changes } => tracing::warn!(
-                        check = %e.check, incident, changes, "flapping: {}", e.summary
+                    EventKind::FlappingStarted { changes, percent, results } => tracing::warn!(
+                        check = %e.check, incident, changes, percent, results, "flapping: {}", e.summary
+                    ),
+                    EventKind::Passing { successes } => tracing::debug!(
+                        check = %e.check, incident, successes, "passing, not resolved yet: {}", e.summary
                     ),
                     kind => tracing::warn!(
                         check = %e.check, incident, severity = %e.severity, inhibited = e.inhibited, event = kind.name(), "{}", e.summary

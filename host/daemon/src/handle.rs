@@ -13,7 +13,7 @@ use crate::api::{CheckView, Handle, ReloadOutcome};
 use crate::store::Store;
 use crate::store::journal::Journal;
 
-fn view(c: &CheckLive, grace: Option<DateTime<Utc>>) -> CheckView {
+fn view(c: &CheckLive, grace: Option<DateTime<Utc>>, budget: Option<picket_core::recovery::BudgetView>) -> CheckView {
     let s = &c.spec;
     CheckView {
         name: s.name.clone(),
@@ -24,6 +24,10 @@ fn view(c: &CheckLive, grace: Option<DateTime<Utc>>) -> CheckView {
         route: s.route.clone(),
         recover: s.recover.as_ref().map(|r| r.action.describe()),
         recovery_grace_until: grace.filter(|g| *g > Utc::now()),
+        recovery_budget: s
+            .recover
+            .as_ref()
+            .map(|r| budget.unwrap_or(picket_core::recovery::BudgetView { used: 0, max: r.max, next_allowed: None, last_outcome: None })),
         schedule: s.schedule.describe(),
         file: s.file.display().to_string(),
         line: s.line,
@@ -52,12 +56,15 @@ fn view(c: &CheckLive, grace: Option<DateTime<Utc>>) -> CheckView {
 impl Handle for Daemon {
     fn checks(&self) -> Vec<CheckView> {
         let grace = self.shared.grace.lock().expect("lock").clone();
-        self.shared.checks.lock().expect("lock").values().map(|c| view(c, grace.get(&c.spec.name).copied())).collect()
+        let budgets = self.shared.budgets.lock().expect("lock").clone();
+        let checks = self.shared.checks.lock().expect("lock");
+        checks.values().map(|c| view(c, grace.get(&c.spec.name).copied(), budgets.get(&c.spec.name).cloned())).collect()
     }
 
     fn check(&self, name: &str) -> Option<CheckView> {
         let grace = self.shared.grace.lock().expect("lock").get(name).copied();
-        self.shared.checks.lock().expect("lock").get(name).map(|c| view(c, grace))
+        let budget = self.shared.budgets.lock().expect("lock").get(name).cloned();
+        self.shared.checks.lock().expect("lock").get(name).map(|c| view(c, grace, budget))
     }
 
     fn check_names(&self) -> Vec<String> {
@@ -96,5 +103,11 @@ impl Handle for Daemon {
 
     fn silences_changed(&self) {
         let _ = self.notifier.msgs.send(Msg::SilencesChanged);
+    }
+
+    fn reset_recovery(&self, check: &str) -> BoxFuture<'_, bool> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let sent = self.notifier.msgs.send(Msg::ResetRecovery { check: check.to_string(), done: tx }).is_ok();
+        Box::pin(async move { sent && rx.await.is_ok() })
     }
 }

@@ -97,6 +97,9 @@ pub struct Daemon {
     plugins: Plugins,
     path: PathBuf,
     settings: DaemonSettings,
+    /// `[daemon] listen` and `store` as the files said them at the last load: a reload
+    /// warns only when the files change them (not when `--listen` overrides them).
+    from_files: std::sync::Mutex<(std::net::SocketAddr, Option<PathBuf>)>,
     ctl: mpsc::UnboundedSender<Control>,
     reload_lock: tokio::sync::Mutex<()>,
     pub notifier: Notifier,
@@ -167,8 +170,9 @@ impl Daemon {
         seed_forecasts(&self.shared, &plan.checks).await;
         let _ = self.ctl.send(Control::Reload(plan.checks.clone()));
         self.notifier.plan.send_replace(plan.notify.clone());
-        if plan.daemon.listen != self.settings.listen || plan.daemon.store != self.settings.store {
-            tracing::warn!("[daemon] listen and store take effect on restart, not on reload");
+        let files_now = (plan.daemon.listen, plan.daemon.store.clone());
+        if std::mem::replace(&mut *self.from_files.lock().expect("lock"), files_now.clone()) != files_now {
+            tracing::warn!(listen = %self.settings.listen, "[daemon] listen and store take effect on restart, not on reload");
         }
         tracing::info!(
             checks = plan.checks.len(),
@@ -284,6 +288,7 @@ pub async fn run(plan: Plan, plugins: Plugins, opts: Options, stop: impl Future<
         plugins,
         path: opts.path.clone(),
         settings: settings.clone(),
+        from_files: std::sync::Mutex::new((plan.daemon.listen, plan.daemon.store.clone())),
         ctl: ctl_tx.clone(),
         reload_lock: tokio::sync::Mutex::new(()),
         notifier,

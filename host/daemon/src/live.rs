@@ -143,6 +143,10 @@ pub struct Shared {
     /// Checks whose recovery action ran lately: failures before this time are recorded
     /// but not counted (the action and its `recheck_after` are one attempt, not many).
     pub grace: Mutex<HashMap<String, DateTime<Utc>>>,
+    /// Each recovering check's budget as the responder last saw it, for the API.
+    pub budgets: Mutex<HashMap<String, picket_core::recovery::BudgetView>>,
+    /// Parents some inhibited child waits on; locked inside `checks`, never alone.
+    awaited: Mutex<std::collections::HashSet<String>>,
     /// The outbox, silences and recovery attempts.
     pub journal: Arc<crate::store::journal::Journal>,
     pub notify_stats: Arc<NotifyStats>,
@@ -160,6 +164,8 @@ impl Shared {
             config: Mutex::new(ConfigStatus { loaded_at: Utc::now(), files: Vec::new(), checks: 0, last_reload: None }),
             started: Utc::now(),
             grace: Mutex::new(HashMap::new()),
+            budgets: Mutex::new(HashMap::new()),
+            awaited: Mutex::new(Default::default()),
             journal,
             notify_stats: Default::default(),
         }
@@ -233,13 +239,35 @@ impl Shared {
     }
 
     /// Takes one result into the state machine, history, events and metrics. Returns the
-    /// check's phase afterwards (the scheduler retries sooner while pending).
-    pub fn absorb(&self, spec: &CheckSpec, result: &CheckResult, at: DateTime<Utc>) -> Option<Phase> {
+    /// check's phase afterwards (the scheduler retries sooner while pending) and the checks
+    /// to run at once for `depends_on` (see [`Absorbed`]).
+    pub fn absorb(&self, spec: &CheckSpec, result: &CheckResult, at: DateTime<Utc>) -> Option<Absorbed> {
         // A failure during a recovery's grace is history, not another strike.
         let in_grace = result.status != Status::Ok && self.grace.lock().expect("lock").get(&spec.name).is_some_and(|until| at < *until);
-        let (events, state, phase) = {
+        let (events, state, phase, run_now) = {
             let mut checks = self.checks.lock().expect("lock");
-            let parents_down = spec.depends_on.iter().any(|p| checks.get(p).is_some_and(|c| c.state.is_down()));
+            let mut run_now = Vec::new();
+            // Inhibition must not depend on which check happened to run first: a parent
+            // whose last result is older than this failure is run now, and until its
+            // result is in the child counts it as down (held, not paged, not restarted).
+            let failed = result.status != Status::Ok;
+            let failing_since =
+                checks.get(&spec.name).map(|c| c.state.failing_since.filter(|_| c.state.consecutive_failures > 0).unwrap_or(at));
+            let mut parents_down = false;
+            for p in &spec.depends_on {
+                let Some(parent) = checks.get(p) else { continue };
+                if parent.state.is_down() {
+                    parents_down = true;
+                } else if failed && parent.state.last_run.is_none_or(|t| Some(t) < failing_since) {
+                    parents_down = true;
+                    run_now.push(p.clone());
+                }
+            }
+            let was_down = checks.get(&spec.name).is_some_and(|c| c.state.is_down());
+            let mut awaited = self.awaited.lock().expect("lock");
+            if parents_down {
+                awaited.extend(spec.depends_on.iter().cloned());
+            }
             // Removed or replaced by a reload while it ran: its result belongs to no one.
             let live = checks.get_mut(&spec.name).filter(|l| l.spec.fingerprint == spec.fingerprint)?;
             let obs = Observation { check: &spec.name, status: result.status, summary: &result.summary, at, parents_down };
@@ -257,7 +285,17 @@ impl Shared {
                 metrics: result.metrics.clone(),
                 failure: result.failure.as_ref().map(|f| f.kind()),
             });
-            (events, self.store.as_ref().map(|_| live.state.clone()), live.state.phase)
+            let phase = live.state.phase;
+            // Up (again, or as a stale parent checked for its children): the children it
+            // held back are run at once, and one still failing then pages on its own.
+            // (Most results are neither: a set lookup, no scan.)
+            if phase == Phase::Ok && (awaited.remove(&spec.name) || was_down) {
+                run_now.extend(
+                    checks.values().filter(|c| c.state.inhibited && c.spec.depends_on.contains(&spec.name)).map(|c| c.spec.name.clone()),
+                );
+            }
+            let state = self.store.as_ref().and_then(|_| checks.get(&spec.name).map(|c| c.state.clone()));
+            (events, state, phase, run_now)
         };
         self.counters.runs.fetch_add(1, Ordering::Relaxed);
         if let Some(f) = &result.failure {
@@ -268,7 +306,7 @@ impl Shared {
             store.save_state(&spec.name, &state);
         }
         self.emit(events);
-        Some(phase)
+        Some(Absorbed { phase, run_now })
     }
 
     pub fn skipped(&self, check: &str) {
@@ -285,6 +323,15 @@ impl Shared {
     pub fn started_after(&self, delay: Duration) {
         self.counters.start_delay.lock().expect("lock").observe(delay.as_secs_f64());
     }
+}
+
+/// What [`Shared::absorb`] tells the scheduler.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Absorbed {
+    pub phase: Phase,
+    /// Checks to run now: parents whose state is older than a child's failure, and the
+    /// inhibited children of a parent that is up.
+    pub run_now: Vec<String>,
 }
 
 #[cfg(test)]

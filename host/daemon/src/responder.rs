@@ -18,8 +18,8 @@ use crate::config::CheckSpec;
 use crate::events::Event;
 use crate::live::{NotifyStats as Stats, Shared};
 use crate::notify::Value;
-use crate::notify::router::{CheckInfo, Input, NotifyPlan, Outgoing, Router, World};
-use crate::recovery::{Budget, Decision, action};
+use crate::notify::router::{CheckInfo, CheckNow, Input, NotifyPlan, Outgoing, Router, World};
+use crate::recovery::{Budget, Decision, RecoverNotify, action};
 use crate::scheduler::Control;
 use crate::store::journal::{Journal, NewNotification, RecoveryOutcome, RecoveryRow, Silence};
 use crate::store::now_ms;
@@ -29,6 +29,11 @@ use crate::store::now_ms;
 pub enum Msg {
     /// A silence was added or ended through the API.
     SilencesChanged,
+    /// `picket recover reset`: forget the check's attempts; `done` when it is.
+    ResetRecovery {
+        check: String,
+        done: tokio::sync::oneshot::Sender<()>,
+    },
     RecoveryDone {
         check: String,
         incident: u64,
@@ -166,8 +171,12 @@ impl Responder {
                     let plan = self.plan.borrow().clone();
                     let w = World { now: self.now(), plan: &plan, silences: &mem.silences };
                     let shared = self.shared.clone();
-                    let own = move |check: &str| shared.checks.lock().expect("lock").get(check).and_then(|c| c.spec.route.clone());
-                    let out = mem.router.tick(&w, &own);
+                    let now = move |check: &str| {
+                        let checks = shared.checks.lock().expect("lock");
+                        let live = checks.get(check);
+                        CheckNow { route: live.and_then(|c| c.spec.route.clone()), failing: live.is_some_and(|c| c.state.failing_now()) }
+                    };
+                    let out = mem.router.tick(&w, &now);
                     mem.dirty = true;
                     self.send(&mut mem, out).await;
                     self.save(&mut mem).await;
@@ -190,17 +199,31 @@ impl Responder {
     async fn on_msg(&mut self, mem: &mut Memory, m: Msg) {
         match m {
             Msg::SilencesChanged => self.reload_silences(mem).await,
+            Msg::ResetRecovery { check, done } => {
+                mem.budget.reset(&check);
+                self.publish_grace(&check, &mem.budget);
+                let _ = done.send(());
+            }
             Msg::RecoveryDone { check, incident, attempt, outcome, ended } => {
                 let recheck =
                     self.spec(&check).and_then(|s| s.recover.as_ref().map(|r| r.recheck_after)).unwrap_or(Duration::from_secs(30));
                 let grace_until = ended + chrono::Duration::from_std(recheck).unwrap_or_default();
-                mem.budget.finished(&check, grace_until);
+                let secrets = self.spec(&check).map(|s| s.secrets.clone()).unwrap_or_default();
+                let described = secrets.scrub(&outcome.describe());
+                mem.budget.finished(&check, grace_until, described.clone());
                 self.publish_grace(&check, &mem.budget);
                 // A little past the grace, so the recheck's result is counted.
                 let at = tokio::time::Instant::now() + recheck + Duration::from_millis(100);
                 let _ = self.ctl.send(Control::RunAt { check: check.clone(), at });
-                tracing::info!(check = %check, incident, attempt, outcome = outcome.outcome, exit_code = ?outcome.exit_code,
-                    duration_ms = outcome.duration.as_millis() as u64, recheck_in_s = recheck.as_secs(), "recovery attempt finished");
+                let duration_ms = outcome.duration.as_millis() as u64;
+                if outcome.outcome == "ok" {
+                    tracing::info!(check = %check, incident, attempt, outcome = outcome.outcome, exit_code = ?outcome.exit_code,
+                        duration_ms, recheck_in_s = recheck.as_secs(), "recovery attempt finished");
+                } else {
+                    // One line that says why: the exit code or signal and stderr's last lines.
+                    tracing::warn!(check = %check, incident, attempt, outcome = outcome.outcome, exit_code = ?outcome.exit_code,
+                        signal = ?outcome.signal, duration_ms, recheck_in_s = recheck.as_secs(), "recovery attempt failed: {described}");
+                }
                 *self.stats.recoveries.lock().expect("lock").entry((check.clone(), outcome.outcome)).or_default() += 1;
                 let plan = self.plan.borrow().clone();
                 let w = World { now: self.now(), plan: &plan, silences: &mem.silences };
@@ -250,6 +273,7 @@ impl Responder {
             route: spec.route.clone(),
             values,
             parents: spec.depends_on.clone(),
+            recovering: false,
         };
         (Some(spec.clone()), info)
     }
@@ -258,17 +282,24 @@ impl Responder {
         let (spec, info) = self.info(&e.check);
         let plan = self.plan.borrow().clone();
         let now = self.now();
+        let mut info = info;
         let mut gave_up = None;
         let mut started = None;
         if let Some(recover) = spec.as_ref().and_then(|s| s.recover.clone()) {
             let paused = plan.maintenance.iter().any(|m| m.covers(&e.check) && m.active(now));
-            match mem.budget.on_event(&e, &recover, paused) {
+            // Asked before deciding: the event that ends the first attempt's recheck must
+            // release the held trigger even if it starts a second attempt.
+            let in_progress = mem.budget.in_progress(&e.check, e.at);
+            let decision = mem.budget.on_event(&e, &recover, paused);
+            info.recovering =
+                recover.notify == RecoverNotify::AfterFailure && (matches!(decision, Decision::Run { attempt: 1 }) || in_progress);
+            match decision {
                 Decision::Nothing => {}
                 Decision::Run { attempt } => {
                     started = Some(attempt);
-                    self.start_recovery(&e, attempt, recover)
+                    self.start_recovery(&e, attempt, recover, spec.as_deref())
                 }
-                Decision::GiveUp { attempts } => gave_up = Some(attempts),
+                Decision::GiveUp { attempts, why } => gave_up = Some((attempts, why)),
             }
         }
         self.publish_grace(&e.check, &mem.budget);
@@ -281,8 +312,8 @@ impl Responder {
         if let Some(attempts) = started {
             out.extend(mem.router.handle(Input::Recovered { check: check.clone(), incident, attempts }, &w));
         }
-        if let Some(attempts) = gave_up {
-            tracing::error!(check = %check, incident, attempts, "recovery gave up: the budget is spent and the check still fails");
+        if let Some((attempts, why)) = gave_up {
+            tracing::error!(check = %check, incident, attempts, "{why}; the check still fails");
             *self.stats.gave_up.lock().expect("lock").entry(check.clone()).or_default() += 1;
             let row = RecoveryRow {
                 check: check.clone(),
@@ -293,7 +324,7 @@ impl Responder {
                 action: spec.as_ref().and_then(|s| s.recover.as_ref()).map(|r| r.action.describe()).unwrap_or_default(),
                 outcome: RecoveryOutcome::GaveUp,
                 exit_code: None,
-                output: format!("{attempts} attempts for this incident; budget spent"),
+                output: why.clone(),
             };
             let j = self.journal.clone();
             match tokio::task::spawn_blocking(move || j.record_recovery(&row)).await {
@@ -301,7 +332,7 @@ impl Responder {
                 Ok(Err(e)) => tracing::error!(check = %check, incident, "cannot record that recovery gave up: {e}"),
                 Err(e) => tracing::error!(check = %check, incident, "recording that recovery gave up panicked: {e}"),
             }
-            out.extend(mem.router.handle(Input::GaveUp { check, incident, attempts, at: now }, &w));
+            out.extend(mem.router.handle(Input::GaveUp { check, incident, attempts, at: now, why }, &w));
         }
         mem.dirty = true;
         out
@@ -319,10 +350,17 @@ impl Responder {
                 if let (Some(id), Some(opened)) = (s.incident, s.incident_opened)
                     && mem.router.tracked(name) != Some(id)
                 {
+                    let kind = if s.flapping {
+                        let changes = s.history.iter().zip(s.history.iter().skip(1)).filter(|(a, b)| a != b).count() as u32;
+                        let (percent, results) = (s.flap_percent.round() as u32, s.history.len() as u32);
+                        crate::events::EventKind::FlappingStarted { changes, percent, results }
+                    } else {
+                        crate::events::EventKind::IncidentOpened
+                    };
                     missed.push(Event {
                         check: name.clone(),
                         at: opened,
-                        kind: crate::events::EventKind::IncidentOpened,
+                        kind,
                         incident: Some(id),
                         severity: s.severity.unwrap_or(crate::result::Status::Critical),
                         summary: s.summary.clone(),
@@ -364,24 +402,43 @@ impl Responder {
         out
     }
 
-    /// The budget decides grace; `Shared` carries a copy for `absorb` and the API, written
-    /// only here.
+    /// The budget decides grace; `Shared` carries a copy for `absorb` and the API, with
+    /// the budget's view, written only here.
     fn publish_grace(&self, check: &str, budget: &crate::recovery::Budget) {
-        let mut grace = self.shared.grace.lock().expect("lock");
-        match budget.grace_until(check) {
-            Some(until) => grace.insert(check.to_string(), until),
-            None => grace.remove(check),
+        {
+            let mut grace = self.shared.grace.lock().expect("lock");
+            match budget.grace_until(check) {
+                Some(until) => grace.insert(check.to_string(), until),
+                None => grace.remove(check),
+            };
+        }
+        let view = self.spec(check).and_then(|s| s.recover.as_ref().map(|r| budget.view(check, r, self.now())));
+        let mut budgets = self.shared.budgets.lock().expect("lock");
+        match view {
+            Some(v) => budgets.insert(check.to_string(), v),
+            None => budgets.remove(check),
         };
     }
 
-    fn start_recovery(&self, e: &Event, attempt: u32, recover: crate::recovery::RecoverSpec) {
+    fn start_recovery(&self, e: &Event, attempt: u32, recover: crate::recovery::RecoverSpec, spec: Option<&CheckSpec>) {
         let (check, incident) = (e.check.clone(), e.incident.unwrap_or(0));
         tracing::warn!(check = %check, incident, attempt, action = %recover.action.describe(), "running recovery action");
         let (journal, msgs, http, clock) = (self.journal.clone(), self.msgs_tx.clone(), self.http.clone(), self.clock);
+        let secrets = spec.map(|s| s.secrets.clone()).unwrap_or_default();
         tokio::spawn(async move {
             let started = now_ms();
-            let env = [("PICKET_CHECK", check.clone()), ("PICKET_INCIDENT", incident.to_string()), ("PICKET_ATTEMPT", attempt.to_string())];
-            let outcome = action::run(&recover.action, recover.timeout, &env, &http).await;
+            let mut env: Vec<(&str, String)> =
+                vec![("PICKET_CHECK", check.clone()), ("PICKET_INCIDENT", incident.to_string()), ("PICKET_ATTEMPT", attempt.to_string())];
+            // Inherited first, so `recover.env` wins where both name a variable.
+            for name in &recover.inherit_env {
+                if let Ok(v) = std::env::var(name) {
+                    env.push((name.as_str(), v));
+                }
+            }
+            env.extend(recover.env.iter().map(|v| (v.name.as_str(), v.value.clone())));
+            let mut outcome = action::run(&recover.action, recover.timeout, &env, &http).await;
+            outcome.output = secrets.scrub(&outcome.output);
+            outcome.tail = secrets.scrub(&outcome.tail);
             let row = RecoveryRow {
                 check: check.clone(),
                 incident,
@@ -543,7 +600,12 @@ mod tests {
     async fn the_running_responder_reminds_and_escalates_on_tokio_time() {
         let journal = Arc::new(Journal::memory());
         let shared = Arc::new(Shared::new(None, journal.clone(), 1));
-        shared.install(&[Arc::new(CheckSpec::synthetic("api", Schedule::Every(Duration::from_secs(60))))], &mut HashMap::new());
+        // Failing at this moment: reminders and escalation are for such incidents only.
+        let failing = CheckState { phase: Phase::Failing, status: Some(Status::Critical), incident: Some(1), ..CheckState::default() };
+        shared.install(
+            &[Arc::new(CheckSpec::synthetic("api", Schedule::Every(Duration::from_secs(60))))],
+            &mut HashMap::from([("api".to_string(), failing)]),
+        );
         let mut p = plan();
         let managers = Route { name: "managers".into(), ..p.routes["critical"].clone() };
         let critical = p.routes.get_mut("critical").unwrap();

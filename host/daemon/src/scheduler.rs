@@ -123,8 +123,10 @@ impl<E: Execute> Scheduler<E> {
                             self.heap.push(Reverse((at, slot.generation, Turn::Retry, check)));
                         }
                     }
+                    // Always, even with a scheduled run due sooner: a recovery's recheck that
+                    // lands after a run inside its grace, or a parent a child waits on.
                     Some(Control::RunAt { check, at }) => {
-                        if let Some(slot) = self.slots.get(&check).filter(|s| at < s.next_due) {
+                        if let Some(slot) = self.slots.get(&check) {
                             self.heap.push(Reverse((at, slot.generation, Turn::Retry, check)));
                         }
                     }
@@ -173,10 +175,15 @@ impl<E: Execute> Scheduler<E> {
                     // run slot (and a worker thread) included.
                     shared.started_after(Instant::now().saturating_duration_since(due));
                     let result = exec.execute(spec.clone()).await;
-                    let phase = shared.absorb(&spec, &result, Utc::now());
+                    let absorbed = shared.absorb(&spec, &result, Utc::now());
                     running.store(false, Ordering::Release);
-                    if phase == Some(Phase::Pending) {
+                    let Some(absorbed) = absorbed else { return };
+                    if absorbed.phase == Phase::Pending {
                         let _ = ctl.send(Control::Retry { check: spec.name.clone(), generation, at: Instant::now() + spec.retry_every });
+                    }
+                    for check in absorbed.run_now {
+                        tracing::debug!(check = %check, for_check = %spec.name, "run now: depends_on");
+                        let _ = ctl.send(Control::RunAt { check, at: Instant::now() });
                     }
                 },
                 &self.workers,
@@ -308,5 +315,109 @@ mod tests {
         assert_eq!(checks["a"].state.runs, runs_a + 1, "a kept its state and its rhythm");
         assert!(!checks.contains_key("b"));
         assert_eq!(checks["c"].state.runs, 1);
+    }
+
+    /// Checks fail while their name is in `down`; every run takes 100 ms.
+    #[derive(Default)]
+    struct World {
+        down: Mutex<std::collections::HashSet<String>>,
+    }
+
+    impl Execute for World {
+        fn execute(&self, spec: Arc<CheckSpec>) -> Pin<Box<dyn Future<Output = CheckResult> + Send + 'static>> {
+            let down = self.down.lock().unwrap().contains(&spec.name);
+            Box::pin(async move {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                let mut r = CheckSpec::synthetic_result(&spec);
+                r.status = if down { Status::Critical } else { Status::Ok };
+                r
+            })
+        }
+    }
+
+    fn child(name: &str, every: u64, parent: &str) -> Arc<CheckSpec> {
+        let mut s = CheckSpec::synthetic(name, Schedule::Every(Duration::from_secs(every)));
+        s.depends_on = vec![parent.to_string()];
+        s.retry_every = Duration::from_secs(1);
+        // Pages on its first failure: nothing gives the parent time to run first.
+        s.alert.after = 1;
+        Arc::new(s)
+    }
+
+    /// Incidents opened and not inhibited (the ones that page), by check.
+    fn pages(events: &mut tokio::sync::broadcast::Receiver<crate::events::Event>) -> Vec<String> {
+        let mut out = Vec::new();
+        while let Ok(e) = events.try_recv() {
+            let opened = e.kind.name() == "incident-opened";
+            // A held incident released when its parent is up pages then.
+            let released = e.kind.name() == "still-failing" && !out.contains(&e.check);
+            if (opened || released) && !e.inhibited {
+                out.push(e.check);
+            }
+        }
+        out
+    }
+
+    fn start_world(world: &Arc<World>, specs: Vec<Arc<CheckSpec>>) -> Arc<Shared> {
+        let shared = Arc::new(Shared::new(None, Arc::new(crate::store::journal::Journal::memory()), 1));
+        shared.install(&specs, &mut HashMap::new());
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut s = Scheduler::new(world.clone(), shared.clone(), 64, tx);
+        s.load(specs);
+        tokio::spawn(s.run(rx, Duration::from_secs(1)));
+        shared
+    }
+
+    /// The seed runbook's Redis outage: the parent runs every 60 s, its dependents every
+    /// second, and all fail at the same instant. Whatever the order of their turns, the
+    /// children wait for a fresh parent result: one page, the parent's.
+    #[tokio::test(start_paused = true)]
+    async fn a_parent_outage_pages_once_whatever_ran_first() {
+        let world = Arc::new(World::default());
+        let mut redis = CheckSpec::synthetic("redis", Schedule::Every(Duration::from_secs(60)));
+        redis.retry_every = Duration::from_secs(5);
+        let specs = vec![Arc::new(redis), child("api", 1, "redis"), child("worker", 1, "redis"), child("queue", 2, "redis")];
+        let shared = start_world(&world, specs);
+        let mut events = shared.events.subscribe();
+        tokio::time::sleep(Duration::from_secs(70)).await;
+        assert!(pages(&mut events).is_empty());
+        world.down.lock().unwrap().extend(["redis", "api", "worker", "queue"].map(String::from));
+        tokio::time::sleep(Duration::from_secs(120)).await;
+        assert_eq!(pages(&mut events), ["redis"]);
+        for c in ["api", "worker", "queue"] {
+            let state = shared.checks.lock().unwrap()[c].state.clone();
+            assert!(state.inhibited && state.incident.is_some(), "{c}: {state:?}");
+        }
+        // Redis is back, the children are not: each is re-run at once and pages on its own.
+        world.down.lock().unwrap().remove("redis");
+        tokio::time::sleep(Duration::from_secs(130)).await;
+        let mut p = pages(&mut events);
+        p.sort();
+        assert_eq!(p, ["api", "queue", "worker"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_child_whose_parent_is_up_pages_as_usual() {
+        let world = Arc::new(World::default());
+        let shared = start_world(&world, vec![spec("redis", 60), child("api", 1, "redis")]);
+        let mut events = shared.events.subscribe();
+        tokio::time::sleep(Duration::from_secs(70)).await;
+        world.down.lock().unwrap().insert("api".into());
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert_eq!(pages(&mut events), ["api"]);
+        assert!(!shared.checks.lock().unwrap()["api"].state.inhibited);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_chain_pages_only_at_its_root() {
+        let world = Arc::new(World::default());
+        let mut a = CheckSpec::synthetic("a", Schedule::Every(Duration::from_secs(60)));
+        a.retry_every = Duration::from_secs(5);
+        let shared = start_world(&world, vec![Arc::new(a), child("b", 10, "a"), child("c", 1, "b")]);
+        let mut events = shared.events.subscribe();
+        tokio::time::sleep(Duration::from_secs(70)).await;
+        world.down.lock().unwrap().extend(["a", "b", "c"].map(String::from));
+        tokio::time::sleep(Duration::from_secs(120)).await;
+        assert_eq!(pages(&mut events), ["a"]);
     }
 }

@@ -64,6 +64,11 @@ fn alert(n: &Notification, severity: Status, ends: DateTime<Utc>) -> serde_json:
 pub fn payload(n: &Notification, expire: Duration) -> serde_json::Value {
     let firing_until = n.at + chrono::Duration::from_std(expire).unwrap_or(chrono::Duration::hours(24));
     match n.kind {
+        // Recovery's own alert ends with the incident's.
+        NoteKind::Resolved if n.recovery_gave_up => {
+            let gave_up = Notification { kind: NoteKind::RecoveryGaveUp, ..n.clone() };
+            json!([alert(n, n.severity, n.at), alert(&gave_up, Status::Critical, n.at)])
+        }
         NoteKind::Resolved => json!([alert(n, n.severity, n.at)]),
         // The old severity's alert ends: it is a different label set.
         NoteKind::SeverityChanged => match n.previous_severity {
@@ -91,6 +96,11 @@ impl Alertmanager {
 impl Provider for Alertmanager {
     fn kind(&self) -> &'static str {
         "alertmanager"
+    }
+
+    /// The alert keeps firing until it resolves: "flapping stopped" says nothing new to it.
+    fn wants(&self, kind: NoteKind) -> bool {
+        kind != NoteKind::FlappingStopped
     }
 
     fn refresh_every(&self) -> Option<Duration> {

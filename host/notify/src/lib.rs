@@ -195,14 +195,14 @@ mod tests {
         let mut f = BTreeMap::new();
         f.insert("routing_key".to_string(), serde_json::json!("k"));
         let pd = build("oncall", "pagerduty", Fields::new(f)).unwrap();
-        assert_eq!(pd.skips, vec![NoteKind::Reminder]);
+        assert_eq!(pd.skips, vec![NoteKind::Reminder, NoteKind::FlappingStopped]);
         assert_eq!(provider(&pd).unwrap().kind(), "pagerduty");
         let mut f = BTreeMap::new();
         f.insert("url".to_string(), serde_json::json!("http://127.0.0.1:9093"));
         f.insert("expire".to_string(), serde_json::json!("1h"));
         let am = build("am", "alertmanager", Fields::new(f)).unwrap();
         assert_eq!(am.refresh_every, Some(Duration::from_secs(15 * 60)));
-        assert!(am.skips.is_empty());
+        assert_eq!(am.skips, vec![NoteKind::FlappingStopped], "it fires until resolved");
         // Its fields hold secrets: Debug leaves them out.
         assert!(!format!("{pd:?}").contains("routing_key"), "{pd:?}");
     }

@@ -90,8 +90,10 @@ impl Provider for PagerDuty {
         "pagerduty"
     }
 
+    /// PagerDuty escalates by itself (no reminders), and its incident either resolves or
+    /// goes on after flapping stops: nothing to tell it then.
     fn wants(&self, kind: NoteKind) -> bool {
-        kind != NoteKind::Reminder
+        !matches!(kind, NoteKind::Reminder | NoteKind::FlappingStopped)
     }
 
     fn send<'a>(&'a self, n: &'a Notification, cx: &'a SendContext) -> SendFuture<'a> {

@@ -28,7 +28,7 @@ impl std::fmt::Debug for Slack {
 /// Slack's own colours: danger, warning, good; grey for unknown.
 pub fn colour(n: &Notification) -> &'static str {
     match (n.kind, n.severity) {
-        (NoteKind::Resolved, _) => "#2eb886",
+        (NoteKind::Resolved | NoteKind::FlappingStopped, _) => "#2eb886",
         (NoteKind::RecoveryGaveUp, _) | (_, Status::Critical) => "#d50200",
         (_, Status::Warning) => "#daa038",
         _ => "#808080",

@@ -4,6 +4,7 @@
 mod check;
 pub mod exit;
 mod plugin;
+mod recover;
 mod run;
 mod silence;
 mod validate;
@@ -45,6 +46,9 @@ pub enum Command {
     Run(run::RunArgs),
     /// Hold a check's notifications for a while (through the daemon's API).
     Silence(silence::SilenceArgs),
+    /// Reset a check's recovery budget (through the daemon's API).
+    #[command(subcommand)]
+    Recover(recover::RecoverCommand),
     /// Validate check files without running them.
     Validate(validate::ValidateArgs),
     /// Write, build, inspect, list and precompile plugins.
@@ -79,6 +83,7 @@ pub fn run(cli: Cli) -> u8 {
             Command::Run(args) => run::run(args, &cli.global).await,
             Command::Validate(args) => validate::run(args, &cli.global).await,
             Command::Silence(args) => silence::run(args).await,
+            Command::Recover(cmd) => recover::run(cmd).await,
             Command::Plugin(cmd) => plugin::run(cmd, &cli.global).await,
         }
     })

@@ -197,7 +197,19 @@ fn incident(tx: &Transaction<'_>, ids: &mut Ids, e: &Event) -> rusqlite::Result<
                 params![id as i64, at, how, e.summary],
             )?;
         }
-        EventKind::FlappingStarted { .. } | EventKind::FlappingStopped => {}
+        // Flapping opens an incident when none was open: it is on record like any other.
+        EventKind::FlappingStarted { .. } => {
+            let check = ids.get(tx, &e.check)?;
+            tx.execute(
+                "INSERT OR IGNORE INTO incidents (id, check_id, opened, severity, summary, last_summary, inhibited, failures)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7)",
+                params![id as i64, check, at, e.severity.as_str(), e.summary, e.inhibited, e.failures],
+            )?;
+        }
+        EventKind::Passing { .. } => {
+            tx.execute("UPDATE incidents SET last_summary = ?2 WHERE id = ?1", params![id as i64, e.summary])?;
+        }
+        EventKind::FlappingStopped => {}
     }
     Ok(())
 }

@@ -30,16 +30,22 @@ pub enum NoteKind {
     Resolved,
     /// The recovery budget is spent and the check still fails.
     RecoveryGaveUp,
+    /// The check started flapping (one notification, instead of one per flip).
+    Flapping,
+    /// It stopped flapping: a "resolved" follows if it is healthy, else the incident goes on.
+    FlappingStopped,
 }
 
 impl NoteKind {
-    pub const ALL: [NoteKind; 6] = [
+    pub const ALL: [NoteKind; 8] = [
         NoteKind::Trigger,
         NoteKind::Reminder,
         NoteKind::Escalation,
         NoteKind::SeverityChanged,
         NoteKind::Resolved,
         NoteKind::RecoveryGaveUp,
+        NoteKind::Flapping,
+        NoteKind::FlappingStopped,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -50,6 +56,8 @@ impl NoteKind {
             NoteKind::SeverityChanged => "severity-changed",
             NoteKind::Resolved => "resolved",
             NoteKind::RecoveryGaveUp => "recovery-gave-up",
+            NoteKind::Flapping => "flapping",
+            NoteKind::FlappingStopped => "flapping-stopped",
         }
     }
 }
@@ -83,8 +91,10 @@ pub struct Notification {
     pub kind: NoteKind,
     pub check: String,
     pub incident: u64,
-    /// Stable for the incident (and distinct for its "recovery gave up" alert): receivers
-    /// that deduplicate (PagerDuty, Alertmanager) see one alert however often it is sent.
+    /// Stable for the incident: receivers that deduplicate (PagerDuty, Alertmanager) see
+    /// one alert however often it is sent. "Recovery gave up" updates that alert where
+    /// the channel was told of the incident, and is an alert of its own (`…/recovery-gave-up`)
+    /// where it was not.
     pub dedup_key: String,
     pub severity: Status,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -104,6 +114,9 @@ pub struct Notification {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lasted_s: Option<u64>,
     pub recovery_attempts: u32,
+    /// On "resolved": recovery gave up during the incident, so its alert ends too.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub recovery_gave_up: bool,
     pub route: String,
     pub values: Vec<Value>,
     /// Which picket sent it (`picket@HOSTNAME`).
@@ -116,12 +129,21 @@ impl Notification {
         let tag = match self.kind {
             NoteKind::Resolved => "RESOLVED".to_string(),
             NoteKind::RecoveryGaveUp => "RECOVERY GAVE UP".to_string(),
+            NoteKind::Flapping => "FLAPPING".to_string(),
+            NoteKind::FlappingStopped => "FLAPPING STOPPED".to_string(),
             _ => self.severity.as_str().to_uppercase(),
         };
         let extra = match self.kind {
-            NoteKind::Reminder => " (still failing)",
-            NoteKind::Escalation => " (escalated: not resolved)",
-            _ => "",
+            NoteKind::Reminder => " (still failing)".to_string(),
+            NoteKind::Escalation => " (escalated: not resolved)".to_string(),
+            NoteKind::Trigger if self.recovery_attempts > 0 => {
+                format!(
+                    " (recovery tried {} time{}, still failing)",
+                    self.recovery_attempts,
+                    if self.recovery_attempts == 1 { "" } else { "s" }
+                )
+            }
+            _ => String::new(),
         };
         format!("[{tag}] {}{extra}: {}", self.check, self.summary)
     }

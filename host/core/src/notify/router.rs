@@ -3,11 +3,14 @@
 //! reminders, escalation, inhibition and silences are tested by moving time by hand.
 //!
 //! Per open incident the router remembers which channels were told (so "resolved" goes to
-//! exactly those), why it is held back if it is (inhibited, silenced, maintenance,
-//! cooldown), and when the next reminder and the escalation are due. Held notifications
-//! are still written to the outbox, as `suppressed` with the reason: held back, not lost.
-//! When the reason goes away while the incident is still open (the parent recovers, the
-//! silence ends), the trigger is sent then.
+//! exactly those, once each), why it is held back if it is (inhibited, silenced,
+//! maintenance, cooldown), and when the next reminder and the escalation are due.
+//! Reminders and escalations go out only while the incident is failing at that moment
+//! ([`CheckNow::failing`]): not while its latest result is ok, nor while it flaps, is
+//! inhibited or is quiet. Held notifications are still written to the outbox, as
+//! `suppressed` with the reason: held back, not lost. When the reason goes away while the
+//! incident is still open (the parent recovers, the silence ends), what was held (the
+//! trigger, a "recovery gave up") is sent then.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -90,6 +93,10 @@ pub struct CheckInfo {
     /// The last result's metrics against their thresholds.
     pub values: Vec<Value>,
     pub parents: Vec<String>,
+    /// `recover.notify = "after_failure"` and the first recovery attempt for this incident
+    /// is running or waiting for its recheck: the trigger waits for the verdict.
+    #[serde(default)]
+    pub recovering: bool,
 }
 
 // Built and consumed one at a time, never stored: the size difference costs nothing.
@@ -108,7 +115,19 @@ pub enum Input {
         incident: u64,
         attempts: u32,
         at: DateTime<Utc>,
+        /// What was tried and how it ended, or why nothing was (the budget was already
+        /// spent): the notification's first words.
+        why: String,
     },
+}
+
+/// What the router asks about a check when its timers are due.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CheckNow {
+    /// `alert.route`.
+    pub route: Option<String>,
+    /// The incident is failing at this moment (`CheckState::failing_now`).
+    pub failing: bool,
 }
 
 /// One notification for one channel.
@@ -123,6 +142,7 @@ pub struct Outgoing {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 enum Hold {
     Inhibited,
+    Recovering,
     Quiet,
     Cooldown,
     NoRoute,
@@ -133,6 +153,8 @@ struct Tracked {
     /// The latest facts (summary, values, severity), used for reminders and "resolved".
     note: Notification,
     inhibited: bool,
+    #[serde(default)]
+    recovering: bool,
     hold: Option<Hold>,
     /// Channels told of the incident, which will hear it resolved.
     told: BTreeSet<String>,
@@ -145,6 +167,12 @@ struct Tracked {
     /// Channels that forget alerts (Alertmanager): when each was last sent this incident.
     #[serde(default)]
     refreshed: BTreeMap<String, DateTime<Utc>>,
+    /// The check is flapping: its trigger reads "flapping", and no reminders go out.
+    #[serde(default)]
+    flapping: bool,
+    /// A "recovery gave up" held by a silence or maintenance, sent when it ends.
+    #[serde(default)]
+    gave_up_held: Option<Notification>,
 }
 
 /// The router's memory, persisted in the journal after every change.
@@ -228,6 +256,12 @@ impl Router {
         if t.inhibited {
             return Some((Hold::Inhibited, "inhibited: a check it depends on is down".into()));
         }
+        if t.recovering {
+            return Some((
+                Hold::Recovering,
+                "recovery running: paged only if it does not help (recover.notify = \"after_failure\")".into(),
+            ));
+        }
         if let Some(q) = w.quiet(&t.note.check) {
             return Some((Hold::Quiet, q));
         }
@@ -250,7 +284,7 @@ impl Router {
             return;
         };
         let mut note = t.note.clone();
-        note.kind = NoteKind::Trigger;
+        note.kind = if t.flapping { NoteKind::Flapping } else { NoteKind::Trigger };
         match self.hold_reason(&t, own_route, w) {
             Some((hold, why)) => {
                 // Recorded once per hold, not on every still-failing result.
@@ -286,22 +320,22 @@ impl Router {
                     t.note.recovery_attempts = attempts;
                 }
             }
-            Input::GaveUp { check, incident, attempts, at } => {
+            Input::GaveUp { check, incident, attempts, at, why } => {
                 let Some(t) = self.incidents.get_mut(&check).filter(|t| t.note.incident == incident) else { return out };
-                t.note.recovery_attempts = attempts;
+                t.note.recovery_attempts = t.note.recovery_attempts.max(attempts);
                 let mut note = t.note.clone();
                 note.kind = NoteKind::RecoveryGaveUp;
                 note.severity = Status::Critical;
                 note.at = at;
-                note.dedup_key = format!("{}/recovery-gave-up", note.dedup_key);
-                note.summary = format!("recovery gave up after {attempts} attempts; still failing: {}", t.note.summary);
-                let route = w.plan.routes.get("critical").or_else(|| w.plan.route_for(None, t.note.severity));
-                if let Some(route) = route {
-                    let quiet = w.quiet(&check);
-                    let told = w.fan_out(route, &note, quiet.as_deref(), &mut out);
-                    if quiet.is_none() {
-                        t.told_gave_up.extend(told);
+                note.summary = format!("{why}; still failing: {}", t.note.summary);
+                match w.quiet(&check) {
+                    Some(quiet) => {
+                        if let Some(route) = gave_up_route(w.plan, t.note.severity) {
+                            w.fan_out(route, &note, Some(&quiet), &mut out);
+                        }
+                        t.gave_up_held = Some(note);
                     }
+                    None => send_gave_up(t, note, w, &mut out),
                 }
             }
         }
@@ -317,6 +351,7 @@ impl Router {
                 let t = Tracked {
                     note: self.note(NoteKind::Trigger, &e, info, since),
                     inhibited: e.inhibited,
+                    recovering: info.recovering,
                     hold: None,
                     told: BTreeSet::new(),
                     told_gave_up: BTreeSet::new(),
@@ -325,9 +360,74 @@ impl Router {
                     escalate_at: None,
                     escalated: false,
                     refreshed: BTreeMap::new(),
+                    flapping: false,
+                    gave_up_held: None,
                 };
                 self.incidents.insert(e.check.clone(), t);
                 self.trigger(&e.check, own, w, out);
+            }
+            EventKind::FlappingStarted { changes, percent, results } => {
+                let summary =
+                    format!("flapping: {changes} ok/failure changes in the last {results} results ({percent}%); latest: {}", e.summary);
+                let e = Event { summary, ..e.clone() };
+                let opened = !self.incidents.contains_key(&e.check);
+                if opened {
+                    let mut note = self.note(NoteKind::Flapping, &e, info, e.at);
+                    note.since = e.at;
+                    let t = Tracked {
+                        note,
+                        inhibited: e.inhibited,
+                        recovering: false,
+                        hold: None,
+                        told: BTreeSet::new(),
+                        told_gave_up: BTreeSet::new(),
+                        next_reminder: None,
+                        reminder_gap_s: 0.0,
+                        escalate_at: None,
+                        escalated: false,
+                        refreshed: BTreeMap::new(),
+                        flapping: true,
+                        gave_up_held: None,
+                    };
+                    self.incidents.insert(e.check.clone(), t);
+                    self.trigger(&e.check, own, w, out);
+                    return;
+                }
+                let Some(t) = self.incidents.get_mut(&e.check).filter(|t| t.note.incident == incident) else { return };
+                t.flapping = true;
+                t.note.summary = e.summary.clone();
+                t.note.at = e.at;
+                // Told already: say it flaps (to the route, as a trigger would be); held: the
+                // release will read "flapping".
+                if t.hold.is_none()
+                    && !t.told.is_empty()
+                    && let Some(route) = w.plan.route_for(own, t.note.severity).cloned()
+                {
+                    let mut note = t.note.clone();
+                    note.kind = NoteKind::Flapping;
+                    let quiet = w.quiet(&e.check);
+                    let got = w.fan_out(&route, &note, quiet.as_deref(), out);
+                    if quiet.is_none() {
+                        t.told.extend(got);
+                    }
+                }
+            }
+            EventKind::FlappingStopped => {
+                let Some(t) = self.incidents.get_mut(&e.check).filter(|t| t.note.incident == incident) else { return };
+                t.flapping = false;
+                if t.hold.is_some() {
+                    return;
+                }
+                let mut note = t.note.clone();
+                note.kind = NoteKind::FlappingStopped;
+                note.at = e.at;
+                note.summary = format!("flapping stopped; latest: {}", e.summary);
+                let quiet = w.quiet(&e.check);
+                for ch in &t.told {
+                    if w.plan.channels.get(ch).is_some_and(|c| c.wants(NoteKind::FlappingStopped)) {
+                        out.push(Outgoing { channel: ch.clone(), note: note.clone(), suppressed: quiet.clone() });
+                    }
+                }
             }
             EventKind::SeverityChanged { .. } | EventKind::StillFailing { .. } if self.incidents.contains_key(&e.check) => {
                 let changed_from = match &e.kind {
@@ -341,8 +441,10 @@ impl Router {
                 }
                 let since = t.note.since;
                 let attempts = t.note.recovery_attempts;
-                t.note = Notification { recovery_attempts: attempts, ..make_note(&source, NoteKind::Trigger, &e, info, since) };
+                let dedup_key = t.note.dedup_key.clone();
+                t.note = Notification { recovery_attempts: attempts, dedup_key, ..make_note(&source, NoteKind::Trigger, &e, info, since) };
                 t.inhibited = e.inhibited;
+                t.recovering = info.recovering;
                 let held = t.hold;
                 let told = !t.told.is_empty();
                 match (held, changed_from) {
@@ -384,12 +486,15 @@ impl Router {
                     return;
                 }
                 let route_name = route.map(|r| r.name.clone()).unwrap_or_default();
-                for (told, key) in [(&t.told, note.dedup_key.clone()), (&t.told_gave_up, format!("{}/recovery-gave-up", note.dedup_key))] {
-                    for ch in told {
-                        if w.plan.channels.get(ch).is_some_and(|c| c.wants(NoteKind::Resolved)) {
-                            let note = Notification { dedup_key: key.clone(), route: route_name.clone(), ..note.clone() };
-                            out.push(Outgoing { channel: ch.clone(), note, suppressed: None });
-                        }
+                note.recovery_gave_up = !t.told_gave_up.is_empty();
+                // One "resolved" per channel: with the incident's key where it was told of
+                // the incident (a "gave up" there updated that alert), else with the key
+                // of the "gave up" alert it heard.
+                for ch in t.told.union(&t.told_gave_up) {
+                    if w.plan.channels.get(ch).is_some_and(|c| c.wants(NoteKind::Resolved)) {
+                        let dedup_key = if t.told.contains(ch) { note.dedup_key.clone() } else { gave_up_key(&note.dedup_key) };
+                        let note = Notification { dedup_key, route: route_name.clone(), ..note.clone() };
+                        out.push(Outgoing { channel: ch.clone(), note, suppressed: None });
                     }
                 }
             }
@@ -397,20 +502,25 @@ impl Router {
         }
     }
 
-    /// Reminders, escalations, and held incidents whose silence or window ended.
-    pub fn tick(&mut self, w: &World<'_>, own_routes: &dyn Fn(&str) -> Option<String>) -> Vec<Outgoing> {
+    /// Reminders, escalations, and held incidents whose silence or window ended. `now`
+    /// says how each check is at this moment.
+    pub fn tick(&mut self, w: &World<'_>, now: &dyn Fn(&str) -> CheckNow) -> Vec<Outgoing> {
         let mut out = Vec::new();
         let checks: Vec<String> = self.incidents.keys().cloned().collect();
         for check in checks {
-            let own = own_routes(&check);
-            let own = own.as_deref();
-            let hold = self.incidents[&check].hold;
-            if matches!(hold, Some(Hold::Quiet)) && w.quiet(&check).is_none() {
-                self.trigger(&check, own, w, &mut out);
-                continue;
-            }
+            let facts = now(&check);
+            let own = facts.route.as_deref();
             let quiet = w.quiet(&check);
+            let hold = self.incidents[&check].hold;
+            if matches!(hold, Some(Hold::Quiet)) && quiet.is_none() {
+                self.trigger(&check, own, w, &mut out);
+            }
             let Some(t) = self.incidents.get_mut(&check) else { continue };
+            if quiet.is_none()
+                && let Some(note) = t.gave_up_held.take()
+            {
+                send_gave_up(t, note, w, &mut out);
+            }
             if t.hold.is_some() || t.told.is_empty() {
                 continue;
             }
@@ -427,6 +537,11 @@ impl Router {
                 }
             }
             let Some(route) = w.plan.route_for(own, t.note.severity).cloned() else { continue };
+            // News of an incident that is not failing right now would wake someone for
+            // nothing: reminders and escalation wait (a due one goes out if it fails again).
+            if !facts.failing || t.flapping {
+                continue;
+            }
             if t.next_reminder.is_some_and(|d| d <= w.now) {
                 if quiet.is_none() {
                     let mut note = t.note.clone();
@@ -461,6 +576,29 @@ impl Router {
     }
 }
 
+fn gave_up_key(incident_key: &str) -> String {
+    format!("{incident_key}/recovery-gave-up")
+}
+
+/// "Recovery gave up" goes to the critical route (whoever is paged for a dead service).
+fn gave_up_route(plan: &NotifyPlan, severity: Status) -> Option<&Route> {
+    plan.routes.get("critical").or_else(|| plan.route_for(None, severity))
+}
+
+/// Sends a "recovery gave up": an update of the incident's alert for channels told of it,
+/// an alert of its own for the others.
+fn send_gave_up(t: &mut Tracked, note: Notification, w: &World<'_>, out: &mut Vec<Outgoing>) {
+    let Some(route) = gave_up_route(w.plan, t.note.severity) else { return };
+    let first = out.len();
+    let told = w.fan_out(route, &note, None, out);
+    for o in &mut out[first..] {
+        if !t.told.contains(&o.channel) {
+            o.note.dedup_key = gave_up_key(&o.note.dedup_key);
+        }
+    }
+    t.told_gave_up.extend(told);
+}
+
 fn make_note(source: &str, kind: NoteKind, e: &Event, info: &CheckInfo, since: DateTime<Utc>) -> Notification {
     Notification {
         kind,
@@ -479,6 +617,7 @@ fn make_note(source: &str, kind: NoteKind, e: &Event, info: &CheckInfo, since: D
         failures: e.failures,
         lasted_s: None,
         recovery_attempts: 0,
+        recovery_gave_up: false,
         route: String::new(),
         values: info.values.clone(),
         source: source.to_string(),

@@ -8,9 +8,9 @@ use super::*;
 use crate::notify::{Channel, RetryPolicy};
 
 /// A channel as the notify crate validates it: PagerDuty skips reminders (it escalates
-/// itself), Alertmanager is re-sent every quarter of its `expire`.
+/// itself) and "flapping stopped" (its incident resolves or goes on), Alertmanager is re-sent every quarter of its `expire`.
 fn channel(name: &str, kind: &str) -> (String, Channel) {
-    let skips = if kind == "pagerduty" { vec![NoteKind::Reminder] } else { Vec::new() };
+    let skips = if kind == "pagerduty" { vec![NoteKind::Reminder, NoteKind::FlappingStopped] } else { Vec::new() };
     let ch = Channel {
         name: name.into(),
         kind: kind.into(),
@@ -74,11 +74,13 @@ struct Harness {
     router: Router,
     plan: NotifyPlan,
     silences: Vec<Silence>,
+    /// What the state machine says at tick time: is the incident failing right now?
+    failing: bool,
 }
 
 impl Harness {
     fn new() -> Harness {
-        Harness { router: Router::new("picket@test".into()), plan: plan(), silences: Vec::new() }
+        Harness { router: Router::new("picket@test".into()), plan: plan(), silences: Vec::new(), failing: true }
     }
     fn input(&mut self, i: Input, now: DateTime<Utc>) -> Vec<Outgoing> {
         let w = World { now, plan: &self.plan, silences: &self.silences };
@@ -86,7 +88,8 @@ impl Harness {
     }
     fn tick(&mut self, now: DateTime<Utc>) -> Vec<Outgoing> {
         let w = World { now, plan: &self.plan, silences: &self.silences };
-        self.router.tick(&w, &|_| None)
+        let failing = self.failing;
+        self.router.tick(&w, &|_| CheckNow { route: None, failing })
     }
 }
 
@@ -209,21 +212,110 @@ fn recovery_gave_up_is_its_own_alert_on_the_critical_route_and_resolves_with_the
     let mut h = Harness::new();
     h.input(ev("api", 4, EventKind::IncidentOpened, Status::Warning, mins(0), false), mins(0));
     h.input(Input::Recovered { check: "api".into(), incident: 4, attempts: 3 }, mins(1));
-    let out = h.input(Input::GaveUp { check: "api".into(), incident: 4, attempts: 3, at: mins(2) }, mins(2));
+    let out = h.input(gave_up("api", 4, 3, mins(2)), mins(2));
     assert_eq!(sent(&out), vec![("pager".into(), NoteKind::RecoveryGaveUp), ("chat".into(), NoteKind::RecoveryGaveUp)]);
+    // The pager never heard of this warning: an alert of its own. Chat did: an update.
     assert_eq!(out[0].note.dedup_key, "picket/api/4/recovery-gave-up");
+    assert_eq!(out[1].note.dedup_key, "picket/api/4");
     assert_eq!(out[0].note.severity, Status::Critical);
     assert_eq!(out[0].note.recovery_attempts, 3);
+    assert!(out[0].note.summary.starts_with("recovery gave up after 3 attempts (last: exit 1: no DOCKER_HOST); still failing: "));
     let out = h.input(ev("api", 4, EventKind::Resolved { lasted_s: 0 }, Status::Warning, mins(9), false), mins(9));
     let keys: Vec<(String, String)> = out.iter().map(|o| (o.channel.clone(), o.note.dedup_key.clone())).collect();
+    // Exactly one "resolved" per channel, each closing the alert that channel has.
+    assert_eq!(keys, vec![("chat".into(), "picket/api/4".into()), ("pager".into(), "picket/api/4/recovery-gave-up".into())]);
+    assert!(out.iter().all(|o| o.note.recovery_gave_up));
+}
+
+fn gave_up(check: &str, incident: u64, attempts: u32, at: DateTime<Utc>) -> Input {
+    let why = format!("recovery gave up after {attempts} attempts (last: exit 1: no DOCKER_HOST)");
+    Input::GaveUp { check: check.into(), incident, attempts, at, why }
+}
+
+#[test]
+fn a_critical_incident_that_gave_up_resolves_once_per_channel() {
+    let mut h = Harness::new();
+    h.input(ev("api", 2, EventKind::IncidentOpened, Status::Critical, mins(0), false), mins(0));
+    let out = h.input(gave_up("api", 2, 3, mins(3)), mins(3));
+    assert!(out.iter().all(|o| o.note.dedup_key == "picket/api/2"), "an update of the page, not a second page");
+    let out = h.input(ev("api", 2, EventKind::Resolved { lasted_s: 0 }, Status::Critical, mins(9), false), mins(9));
+    assert_eq!(sent(&out), vec![("chat".into(), NoteKind::Resolved), ("pager".into(), NoteKind::Resolved)]);
+}
+
+#[test]
+fn a_gave_up_held_by_a_silence_is_sent_when_the_silence_ends_while_still_failing() {
+    let mut h = Harness::new();
+    h.input(ev("api", 3, EventKind::IncidentOpened, Status::Critical, mins(0), false), mins(0));
+    h.silences.push(Silence {
+        id: 1,
+        check: "api".into(),
+        created: String::new(),
+        until: String::new(),
+        reason: "deploy".into(),
+        by: "ops".into(),
+        until_ms: mins(30).timestamp_millis(),
+    });
+    let out = h.input(gave_up("api", 3, 3, mins(5)), mins(5));
+    assert!(sent(&out).is_empty());
+    assert_eq!(held(&out).len(), 2, "recorded as held, not lost");
+    assert!(sent(&h.tick(mins(29))).is_empty());
+    let out = h.tick(mins(30));
+    // The escalation due at 15 minutes waited for the silence too.
     assert_eq!(
-        keys,
-        vec![
-            ("chat".into(), "picket/api/4".into()),
-            ("chat".into(), "picket/api/4/recovery-gave-up".into()),
-            ("pager".into(), "picket/api/4/recovery-gave-up".into()),
-        ]
+        sent(&out),
+        vec![("pager".into(), NoteKind::RecoveryGaveUp), ("chat".into(), NoteKind::RecoveryGaveUp), ("boss".into(), NoteKind::Escalation)]
     );
+    assert!(sent(&h.tick(mins(31))).iter().all(|(_, k)| *k != NoteKind::RecoveryGaveUp), "once");
+}
+
+#[test]
+fn reminders_and_escalation_wait_while_the_incident_is_not_failing_right_now() {
+    let mut h = Harness::new();
+    h.input(ev("api", 1, EventKind::IncidentOpened, Status::Critical, mins(0), false), mins(0));
+    // One ok result, short of resolve_after: not failing at this moment.
+    h.failing = false;
+    assert!(h.tick(mins(10)).is_empty(), "no reminder");
+    assert!(h.tick(mins(15)).is_empty(), "no escalation");
+    assert!(h.tick(mins(40)).is_empty());
+    // Failing again: what was due goes out now, once.
+    h.failing = true;
+    assert_eq!(sent(&h.tick(mins(41))), vec![("chat".into(), NoteKind::Reminder), ("boss".into(), NoteKind::Escalation)]);
+    assert!(h.tick(mins(42)).is_empty());
+}
+
+#[test]
+fn flapping_is_one_notification_then_stopped_then_one_resolve_and_no_escalation() {
+    let mut h = Harness::new();
+    let start = EventKind::FlappingStarted { changes: 5, percent: 56, results: 6 };
+    let out = h.input(ev("api", 1, start, Status::Critical, mins(0), false), mins(0));
+    assert_eq!(sent(&out), vec![("pager".into(), NoteKind::Flapping), ("chat".into(), NoteKind::Flapping)]);
+    assert!(out[0].note.summary.starts_with("flapping: 5 ok/failure changes in the last 6 results (56%)"), "{}", out[0].note.summary);
+    assert_eq!(out[0].note.dedup_key, "picket/api/1");
+    // Flapping, then healthy: the clock passes escalate.after and nobody is escalated to.
+    h.failing = false;
+    for m in 1..30 {
+        assert!(h.tick(mins(m)).is_empty(), "minute {m}");
+    }
+    let out = h.input(ev("api", 1, EventKind::FlappingStopped, Status::Critical, mins(30), false), mins(30));
+    assert_eq!(sent(&out), vec![("chat".into(), NoteKind::FlappingStopped)], "PagerDuty waits for the resolve");
+    let out = h.input(ev("api", 1, EventKind::Resolved { lasted_s: 0 }, Status::Critical, mins(30), false), mins(30));
+    assert_eq!(sent(&out), vec![("chat".into(), NoteKind::Resolved), ("pager".into(), NoteKind::Resolved)]);
+    assert!(h.tick(mins(60)).is_empty());
+}
+
+#[test]
+fn an_open_incident_that_starts_flapping_says_so_and_stops_reminding() {
+    let mut h = Harness::new();
+    h.input(ev("api", 1, EventKind::IncidentOpened, Status::Critical, mins(0), false), mins(0));
+    let start = EventKind::FlappingStarted { changes: 6, percent: 60, results: 11 };
+    let out = h.input(ev("api", 1, start, Status::Critical, mins(5), false), mins(5));
+    assert_eq!(sent(&out), vec![("pager".into(), NoteKind::Flapping), ("chat".into(), NoteKind::Flapping)]);
+    // The state machine says "not failing now" while it flaps; the router holds off too.
+    assert!(h.tick(mins(20)).is_empty());
+    let out = h.input(ev("api", 1, EventKind::FlappingStopped, Status::Critical, mins(21), false), mins(21));
+    assert_eq!(sent(&out), vec![("chat".into(), NoteKind::FlappingStopped)]);
+    // Goes on as an ordinary incident: the overdue reminder and escalation now go out.
+    assert_eq!(sent(&h.tick(mins(22))), vec![("chat".into(), NoteKind::Reminder), ("boss".into(), NoteKind::Escalation)]);
 }
 
 #[test]
@@ -262,4 +354,28 @@ fn state_survives_a_restart() {
     h.router = Router::restore(&json, "picket@test".into()).unwrap();
     let out = h.input(ev("api", 1, EventKind::Resolved { lasted_s: 0 }, Status::Critical, mins(5), false), mins(5));
     assert_eq!(sent(&out).len(), 2);
+}
+
+#[test]
+fn after_failure_pages_only_when_the_recheck_still_fails() {
+    let mut h = Harness::new();
+    let recovering = |check: &str, incident: u64, kind: EventKind, at: DateTime<Utc>, recovering: bool| {
+        let Input::Event(e, mut info) = ev(check, incident, kind, Status::Critical, at, false) else { unreachable!() };
+        info.recovering = recovering;
+        Input::Event(e, info)
+    };
+    // The restart works: the incident is on record (held rows with the reason), nobody paged.
+    let out = h.input(recovering("api", 1, EventKind::IncidentOpened, mins(0), true), mins(0));
+    assert!(sent(&out).is_empty());
+    assert!(held(&out).iter().all(|(_, why)| why.starts_with("recovery running")), "{out:?}");
+    h.input(Input::Recovered { check: "api".into(), incident: 1, attempts: 1 }, mins(0));
+    assert!(h.tick(mins(20)).is_empty(), "no reminder, no escalation for an incident nobody was told of");
+    let out = h.input(recovering("api", 1, EventKind::Resolved { lasted_s: 40 }, mins(1), false), mins(1));
+    assert!(out.is_empty(), "{out:?}");
+    // The restart does not help: the recheck's result releases the trigger at once.
+    h.input(recovering("api", 2, EventKind::IncidentOpened, mins(30), true), mins(30));
+    h.input(Input::Recovered { check: "api".into(), incident: 2, attempts: 1 }, mins(30));
+    let out = h.input(recovering("api", 2, EventKind::StillFailing { failures: 3 }, mins(31), false), mins(31));
+    assert_eq!(sent(&out), vec![("pager".into(), NoteKind::Trigger), ("chat".into(), NoteKind::Trigger)]);
+    assert_eq!(out[0].note.recovery_attempts, 1, "says what was tried");
 }

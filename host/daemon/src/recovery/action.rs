@@ -1,7 +1,8 @@
 //! Running one recovery action: a command without a shell, or an HTTP request. Both are
 //! bounded by the action's timeout; a command runs in its own process group (killed whole
-//! on timeout) with an empty environment except `PATH`, `LANG` and `PICKET_*`, and its
-//! output is capped.
+//! on timeout) with an empty environment except `PATH`, `LANG`, `PICKET_*` and what the
+//! check's `recover.env` and `recover.inherit_env` add, and its output is capped. The
+//! last lines of stderr are kept apart: they say why a restart failed.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -25,18 +26,60 @@ pub struct Outcome {
     /// ok, failed, timeout, error.
     pub outcome: &'static str,
     pub exit_code: Option<i32>,
+    /// The signal that ended the command, if one did.
+    pub signal: Option<i32>,
+    /// An `http` action: `exit_code` is the response's status.
+    pub http: bool,
     pub output: String,
+    /// The last lines of stderr (of the response body for `http`), at most `TAIL_CAP` bytes.
+    pub tail: String,
     pub duration: Duration,
+}
+
+/// The most of stderr's end kept for logs and notifications.
+pub const TAIL_CAP: usize = 512;
+
+impl Outcome {
+    /// One line for logs and "recovery gave up": `exit 1: Cannot connect to the Docker daemon …`.
+    pub fn describe(&self) -> String {
+        let how = match (self.outcome, self.exit_code, self.signal) {
+            ("timeout", ..) => "timed out".to_string(),
+            (_, _, Some(sig)) => format!("killed by signal {sig}"),
+            (_, Some(code), None) if self.http => format!("HTTP {code}"),
+            (_, Some(code), None) => format!("exit {code}"),
+            (o, None, None) => o.to_string(),
+        };
+        let tail: Vec<&str> = self.tail.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        let tail = tail[tail.len().saturating_sub(3)..].join(" | ");
+        if tail.is_empty() { how } else { format!("{how}: {tail}") }
+    }
 }
 
 /// Runs `action`, giving up after `timeout`. `env` is added to the command's environment.
 pub async fn run(action: &Action, timeout: Duration, env: &[(&str, String)], http: &reqwest::Client) -> Outcome {
     let started = Instant::now();
-    let (outcome, exit_code, output) = match action {
+    let (outcome, exit_code, signal, output, tail) = match action {
         Action::Run { argv, dir } => run_command(argv, dir, timeout, env).await,
-        Action::Http { url, method, body } => run_http(url, method, body.as_deref(), timeout, env, http).await,
+        Action::Http { url, method, body } => {
+            let (outcome, code, output) = run_http(url, method, body.as_deref(), timeout, env, http).await;
+            // The body without the status line, which `describe` says itself.
+            let body = if code.is_some() { output.split_once('\n').map(|(_, b)| b).unwrap_or("") } else { output.as_str() };
+            let tail = tail_of(body.as_bytes());
+            (outcome, code, None, output, tail)
+        }
     };
-    Outcome { outcome, exit_code, output, duration: started.elapsed() }
+    let http = matches!(action, Action::Http { .. });
+    Outcome { outcome, exit_code, signal, http, output, tail, duration: started.elapsed() }
+}
+
+/// The end of `bytes`, cut at a line start where there is one.
+fn tail_of(bytes: &[u8]) -> String {
+    let start = bytes.len().saturating_sub(TAIL_CAP);
+    let text = String::from_utf8_lossy(&bytes[start..]).into_owned();
+    match (start > 0, text.find('\n')) {
+        (true, Some(i)) => text[i + 1..].trim().to_string(),
+        _ => text.trim().to_string(),
+    }
 }
 
 struct Capped(Mutex<Vec<u8>>);
@@ -60,7 +103,32 @@ async fn drain(mut r: impl tokio::io::AsyncRead + Unpin, into: Arc<Capped>) {
     }
 }
 
-async fn run_command(argv: &[String], dir: &Path, timeout: Duration, env: &[(&str, String)]) -> (&'static str, Option<i32>, String) {
+/// stderr's last `TAIL_CAP` bytes, whatever came before.
+struct Tail(Mutex<Vec<u8>>);
+
+impl Tail {
+    fn push(&self, bytes: &[u8]) {
+        let mut b = self.0.lock().expect("lock");
+        b.extend_from_slice(bytes);
+        let excess = b.len().saturating_sub(TAIL_CAP * 2);
+        b.drain(..excess);
+    }
+}
+
+async fn drain_both(mut r: impl tokio::io::AsyncRead + Unpin, into: Arc<Capped>, tail: Arc<Tail>) {
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = r.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+        into.push(&buf[..n]);
+        tail.push(&buf[..n]);
+    }
+}
+
+type CommandOutcome = (&'static str, Option<i32>, Option<i32>, String, String);
+
+async fn run_command(argv: &[String], dir: &Path, timeout: Duration, env: &[(&str, String)]) -> CommandOutcome {
     let mut cmd = tokio::process::Command::new(&argv[0]);
     cmd.args(&argv[1..])
         .current_dir(dir)
@@ -77,18 +145,26 @@ async fn run_command(argv: &[String], dir: &Path, timeout: Duration, env: &[(&st
     }
     let mut child = match cmd.spawn() {
         Ok(c) => c,
-        Err(e) => return ("error", None, format!("cannot start {}: {e}", argv[0])),
+        Err(e) => {
+            let why = format!("cannot start {}: {e}", argv[0]);
+            return ("error", None, None, why.clone(), why);
+        }
     };
     let out = Arc::new(Capped(Mutex::new(Vec::new())));
+    let tail = Arc::new(Tail(Mutex::new(Vec::new())));
     let readers = [
         child.stdout.take().map(|o| tokio::spawn(drain(o, out.clone()))),
-        child.stderr.take().map(|e| tokio::spawn(drain(e, out.clone()))),
+        child.stderr.take().map(|e| tokio::spawn(drain_both(e, out.clone(), tail.clone()))),
     ];
     let pid = child.id();
     let status = tokio::time::timeout(timeout, child.wait()).await;
+    let mut signal = None;
     let (outcome, code) = match status {
         Ok(Ok(s)) if s.success() => ("ok", s.code()),
-        Ok(Ok(s)) => ("failed", s.code()),
+        Ok(Ok(s)) => {
+            signal = std::os::unix::process::ExitStatusExt::signal(&s);
+            ("failed", s.code())
+        }
         Ok(Err(e)) => {
             out.push(format!("\nwaiting for the command: {e}").as_bytes());
             ("error", None)
@@ -112,7 +188,8 @@ async fn run_command(argv: &[String], dir: &Path, timeout: Duration, env: &[(&st
     if outcome == "timeout" {
         text.push_str(&format!("\n(killed after {})", crate::units::format_duration(timeout)));
     }
-    (outcome, code, text.trim().to_string())
+    let tail = tail_of(&tail.0.lock().expect("lock"));
+    (outcome, code, signal, text.trim().to_string(), tail)
 }
 
 async fn run_http(
@@ -179,6 +256,18 @@ mod tests {
         let o = run(&sh("head -c 100000 /dev/zero | tr '\\0' x; exit 3"), Duration::from_secs(5), &[], &http).await;
         assert_eq!((o.outcome, o.exit_code), ("failed", Some(3)));
         assert_eq!(o.output.len(), OUTPUT_CAP);
+    }
+
+    #[tokio::test]
+    async fn a_failure_is_described_by_its_exit_or_signal_and_the_end_of_stderr() {
+        let http = reqwest::Client::new();
+        let script = "echo to-stdout; i=0; while [ $i -lt 500 ]; do echo early-noise >&2; i=$((i+1)); done; \
+                      echo 'step 1' >&2; echo 'Cannot connect to the Docker daemon at unix:///x.sock' >&2; exit 125";
+        let o = run(&sh(script), Duration::from_secs(5), &[], &http).await;
+        assert_eq!(o.describe(), "exit 125: early-noise | step 1 | Cannot connect to the Docker daemon at unix:///x.sock");
+        assert!(o.tail.len() <= TAIL_CAP && !o.tail.contains("to-stdout"), "{}", o.tail);
+        let o = run(&sh("echo dying >&2; kill -9 $$"), Duration::from_secs(5), &[], &http).await;
+        assert_eq!(o.describe(), "killed by signal 9: dying");
     }
 
     #[tokio::test]
