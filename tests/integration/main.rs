@@ -17,6 +17,7 @@
 //! - `plugins`: `picket plugin inspect`, sha256 pins, components that are not plugins.
 //! - `authoring`: `picket plugin new|build` per language, and the refusals.
 
+mod alerting;
 mod authoring;
 mod cli;
 mod config_ui;

@@ -62,7 +62,7 @@ fn run_quiet(cmd: &mut Command) -> Result<()> {
 }
 
 /// Debian packages the tests start as real servers (and the benchmark's peers).
-const TEST_PACKAGES: &[&str] = &["redis-server", "postgresql", "prometheus", "prometheus-alertmanager"];
+const TEST_PACKAGES: &[&str] = &["redis-server", "postgresql", "prometheus", "prometheus-alertmanager", "docker.io", "busybox-static"];
 /// Debian's C toolchain for WebAssembly, for the C plugin example and `picket plugin new --lang c`.
 const C_TOOLCHAIN: &[&str] = &["clang", "lld", "wasi-libc", "libclang-rt-dev-wasm32"];
 const BENCH_PACKAGES: &[&str] = &["redis-tools", "monitoring-plugins-standard", "nginx-light", "prometheus-blackbox-exporter"];
@@ -189,6 +189,8 @@ const NEEDS_SERVERS: &[&str] = &[
     "daemon::prometheus_scrapes",
     "notify::a_real_alertmanager",
     "notify::recovery_restarts_a_killed_service",
+    "alerting::a_real_redis",
+    "alerting::docker",
 ];
 
 /// The quality gates, in the order of how fast they fail.

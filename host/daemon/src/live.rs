@@ -254,16 +254,21 @@ impl Shared {
             let failing_since =
                 checks.get(&spec.name).map(|c| c.state.failing_since.filter(|_| c.state.consecutive_failures > 0).unwrap_or(at));
             let mut parents_down = false;
+            let was_down = checks.get(&spec.name).is_some_and(|c| c.state.is_down());
             for p in &spec.depends_on {
                 let Some(parent) = checks.get(p) else { continue };
                 if parent.state.is_down() {
                     parents_down = true;
+                    // A held-back child coming up says its parent may be back: check the
+                    // parent now rather than at its next turn (a minute away, say).
+                    if !failed && was_down {
+                        run_now.push(p.clone());
+                    }
                 } else if failed && parent.state.last_run.is_none_or(|t| Some(t) < failing_since) {
                     parents_down = true;
                     run_now.push(p.clone());
                 }
             }
-            let was_down = checks.get(&spec.name).is_some_and(|c| c.state.is_down());
             let mut awaited = self.awaited.lock().expect("lock");
             if parents_down {
                 awaited.extend(spec.depends_on.iter().cloned());

@@ -21,6 +21,7 @@
 pub mod alertmanager;
 pub mod capture;
 pub mod daemon;
+pub mod docker;
 pub mod postgres;
 pub mod prometheus;
 pub mod redis;

@@ -94,6 +94,24 @@ impl RedisServer {
         String::from_utf8_lossy(&b[..n]).into_owned()
     }
 
+    /// Stops the server (as a crash would) and waits until it is gone.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again with the same config and port, and waits until it listens.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.child = Command::new("redis-server")
+            .arg(self.dir.path().join("redis.conf"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed");
+        self.wait_listening();
+    }
+
     pub fn url(&self, scheme: &str) -> String {
         format!("{scheme}://127.0.0.1:{}", self.port)
     }
