@@ -71,6 +71,23 @@ fn exit_codes_follow_the_worst_status() {
     assert!(out.stderr.contains("checks.toml:2:8: [[check]], field `name`: expected a string, found an integer"), "{}", out.stderr);
 }
 
+/// A CI step runs the daemon's files with `picket check`, which notifies nobody: an unset
+/// Slack or PagerDuty secret is not its business. `validate` and `run` still refuse it.
+#[test]
+fn check_does_not_need_notification_secrets() {
+    let addr = line_server("hi", true);
+    let f = CheckFile::new(&format!(
+        "[notify.oncall]\nkind = \"pagerduty\"\nrouting_key = {{ env = \"PICKET_TEST_UNSET_ROUTING_KEY\" }}\n\n\
+         [route.critical]\nnotify = [\"oncall\"]\n\n[[check]]\nname = \"up\"\nplugin = \"tcp\"\ntarget = \"127.0.0.1:{}\"\n",
+        addr.port()
+    ));
+    let out = picket_run(&["check", "-c", f.path().to_str().unwrap()], None);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = picket_run(&["validate", "-c", f.path().to_str().unwrap()], None);
+    assert_eq!(out.code, 78);
+    assert!(out.stderr.contains("environment variable PICKET_TEST_UNSET_ROUTING_KEY is not set"), "{}", out.stderr);
+}
+
 #[test]
 fn human_output_lists_every_check_with_reasons() {
     let addr = line_server("hi", true);

@@ -42,4 +42,11 @@ pub trait Catalog: Sync {
     /// Validates a `[notify.NAME]` table (secret references already resolved) into a
     /// channel; an error names the field.
     fn channel(&self, name: &str, kind: &str, fields: Fields) -> Result<Channel, FieldError>;
+
+    /// Whether the plan will send notifications. `picket check` never does, so a channel
+    /// whose secret (`{ env = … }`, `{ file = … }`) cannot be read is left out of its plan
+    /// instead of failing the load; every other problem is still an error.
+    fn notifies(&self) -> bool {
+        true
+    }
 }

@@ -122,6 +122,7 @@ pub fn parse_channels<C: Catalog>(doc: &mut Doc<'_>, t: &DeTable<'_>, parts: &mu
         let mut fields = BTreeMap::new();
         let mut spans = BTreeMap::new();
         let errors_before = doc.errors.len();
+        let mut unresolved = false;
         for (key, kspan, fv) in entries(table) {
             spans.insert(key.to_string(), fv.span());
             if key == "kind" {
@@ -136,6 +137,10 @@ pub fn parse_channels<C: Catalog>(doc: &mut Doc<'_>, t: &DeTable<'_>, parts: &mu
             let value = if is_ref {
                 match resolve_secret(doc, fv) {
                     Ok(s) => serde_json::Value::String(s),
+                    Err(_) if !catalog.notifies() => {
+                        unresolved = true;
+                        continue;
+                    }
                     Err(e) => {
                         doc.error(fv.span(), format!("{ctx}, field `{key}`: {e}"));
                         continue;
@@ -161,6 +166,11 @@ pub fn parse_channels<C: Catalog>(doc: &mut Doc<'_>, t: &DeTable<'_>, parts: &mu
             continue;
         };
         if doc.errors.len() > errors_before {
+            continue;
+        }
+        // Not notifying: left out, and routes naming it are not errors either.
+        if unresolved {
+            parts.broken_channels.push(name.to_string());
             continue;
         }
         match catalog.channel(name, &kind, Fields::new(fields)) {

@@ -14,6 +14,32 @@ use crate::result::Failure;
 /// described) by the sandbox; channels validated by their providers.
 pub struct Built<'a>(pub &'a Plugins);
 
+/// [`Built`] for a plan that sends nothing (`picket check`): notification secrets that
+/// are not set do not fail the load.
+pub struct Silent<'a>(pub &'a Plugins);
+
+impl Catalog for Silent<'_> {
+    fn builtins(&self) -> Vec<String> {
+        Built(self.0).builtins()
+    }
+
+    async fn plugin(&self, plugin: PluginRef<'_>) -> Option<Result<Described, Failure>> {
+        Built(self.0).plugin(plugin).await
+    }
+
+    fn channel_kinds(&self) -> Vec<String> {
+        Built(self.0).channel_kinds()
+    }
+
+    fn channel(&self, name: &str, kind: &str, fields: Fields) -> Result<Channel, FieldError> {
+        Built(self.0).channel(name, kind, fields)
+    }
+
+    fn notifies(&self) -> bool {
+        false
+    }
+}
+
 impl Catalog for Built<'_> {
     fn builtins(&self) -> Vec<String> {
         crate::plugin::builtin_names().map(String::from).collect()
@@ -40,4 +66,9 @@ impl Catalog for Built<'_> {
 /// it names into `plugins`.
 pub async fn load(path: &Path, plugins: &Plugins) -> Result<Plan, ConfigErrors> {
     picket_config::load(path, &Built(plugins)).await
+}
+
+/// As [`load`], for a run that sends no notifications (see [`Silent`]).
+pub async fn load_silent(path: &Path, plugins: &Plugins) -> Result<Plan, ConfigErrors> {
+    picket_config::load(path, &Silent(plugins)).await
 }

@@ -60,7 +60,8 @@ pub async fn run(args: CheckArgs, global: &Global) -> u8 {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let plan = match crate::config::load(&args.config, &plugins).await {
+    // `picket check` sends no notifications: their secrets need not be set.
+    let plan = match crate::config::load_silent(&args.config, &plugins).await {
         Ok(p) => p,
         Err(errors) => {
             eprintln!("{errors}");
