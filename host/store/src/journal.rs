@@ -217,6 +217,31 @@ pub enum AttemptOutcome {
 
 pub struct Journal {
     conn: Mutex<Connection>,
+    /// The outbox's rows by state, kept as they change (every change goes through this
+    /// type, with `conn` held), so `/metrics` and the API read them without a query.
+    counts: Mutex<OutboxCounts>,
+}
+
+/// Counts the outbox's rows by state (at open, and after a prune).
+fn count_rows(conn: &Connection) -> rusqlite::Result<OutboxCounts> {
+    let mut stmt = conn.prepare_cached("SELECT state, COUNT(*) FROM outbox GROUP BY state")?;
+    let mut c = OutboxCounts::default();
+    for row in stmt.query_map([], |r| Ok((r.get::<_, OutboxState>(0)?, r.get::<_, i64>(1)?)))? {
+        let (state, n) = row?;
+        *c.of(state) = n as u64;
+    }
+    Ok(c)
+}
+
+impl OutboxCounts {
+    fn of(&mut self, state: OutboxState) -> &mut u64 {
+        match state {
+            OutboxState::Pending => &mut self.pending,
+            OutboxState::Failed => &mut self.failed,
+            OutboxState::Delivered => &mut self.delivered,
+            OutboxState::Suppressed => &mut self.suppressed,
+        }
+    }
 }
 
 fn sql_err(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
@@ -233,14 +258,19 @@ impl Journal {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(sql_err(path))?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(sql_err(path))?;
         migrate::run(&mut conn, path)?;
-        Ok(Journal { conn: Mutex::new(conn) })
+        let counts = count_rows(&conn).map_err(sql_err(path))?;
+        Ok(Journal { conn: Mutex::new(conn), counts: Mutex::new(counts) })
     }
 
     /// A journal that lives as long as the process (`picket run --no-store`, tests).
     pub fn memory() -> Journal {
         let mut conn = Connection::open_in_memory().expect("in-memory sqlite");
         migrate::run(&mut conn, Path::new(":memory:")).expect("journal schema");
-        Journal { conn: Mutex::new(conn) }
+        Journal { conn: Mutex::new(conn), counts: Mutex::new(OutboxCounts::default()) }
+    }
+
+    fn tally(&self) -> std::sync::MutexGuard<'_, OutboxCounts> {
+        self.counts.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -282,6 +312,9 @@ impl Journal {
             }
         }
         tx.commit()?;
+        let mut c = self.tally();
+        c.pending += pending as u64;
+        c.suppressed += (rows.len() - pending) as u64;
         Ok(pending)
     }
 
@@ -311,23 +344,36 @@ impl Journal {
     pub fn record_attempts(&self, outcomes: &[Attempt], now_ms: i64) -> rusqlite::Result<()> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
+        let (mut delivered, mut failed) = (0, 0);
+        // Only a pending row changes state (and is counted as moving).
         for Attempt { id, attempts, outcome } in outcomes {
             match outcome {
-                AttemptOutcome::Delivered => tx.execute(
-                    "UPDATE outbox SET state = ?4, attempts = ?2, done_ms = ?3, last_error = NULL WHERE id = ?1",
-                    params![id, attempts, now_ms, OutboxState::Delivered],
-                )?,
-                AttemptOutcome::Retry { error: e, next_ms: next } => tx.execute(
-                    "UPDATE outbox SET attempts = ?2, last_error = ?3, next_ms = ?4 WHERE id = ?1",
-                    params![id, attempts, e, next],
-                )?,
-                AttemptOutcome::Failed { error: e } => tx.execute(
-                    "UPDATE outbox SET state = ?5, attempts = ?2, last_error = ?3, done_ms = ?4 WHERE id = ?1",
-                    params![id, attempts, e, now_ms, OutboxState::Failed],
-                )?,
+                AttemptOutcome::Delivered => {
+                    delivered += tx.execute(
+                        "UPDATE outbox SET state = ?4, attempts = ?2, done_ms = ?3, last_error = NULL WHERE id = ?1 AND state = ?5",
+                        params![id, attempts, now_ms, OutboxState::Delivered, OutboxState::Pending],
+                    )? as u64
+                }
+                AttemptOutcome::Retry { error: e, next_ms: next } => {
+                    tx.execute(
+                        "UPDATE outbox SET attempts = ?2, last_error = ?3, next_ms = ?4 WHERE id = ?1 AND state = ?5",
+                        params![id, attempts, e, next, OutboxState::Pending],
+                    )?;
+                }
+                AttemptOutcome::Failed { error: e } => {
+                    failed += tx.execute(
+                        "UPDATE outbox SET state = ?5, attempts = ?2, last_error = ?3, done_ms = ?4 WHERE id = ?1 AND state = ?6",
+                        params![id, attempts, e, now_ms, OutboxState::Failed, OutboxState::Pending],
+                    )? as u64
+                }
             };
         }
-        tx.commit()
+        tx.commit()?;
+        let mut c = self.tally();
+        c.pending = c.pending.saturating_sub(delivered + failed);
+        c.delivered += delivered;
+        c.failed += failed;
+        Ok(())
     }
 
     /// Notifications, newest first, optionally of one state.
@@ -339,27 +385,18 @@ impl Journal {
         ids.into_iter().map(|id| row_by_id(&conn, id)).collect()
     }
 
+    /// The outbox's rows by state: kept as rows change, no query.
     pub fn counts(&self) -> rusqlite::Result<OutboxCounts> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached("SELECT state, COUNT(*) FROM outbox GROUP BY state")?;
-        let mut c = OutboxCounts::default();
-        for row in stmt.query_map([], |r| Ok((r.get::<_, OutboxState>(0)?, r.get::<_, i64>(1)?)))? {
-            let (state, n) = row?;
-            let n = n as u64;
-            match state {
-                OutboxState::Pending => c.pending = n,
-                OutboxState::Failed => c.failed = n,
-                OutboxState::Delivered => c.delivered = n,
-                OutboxState::Suppressed => c.suppressed = n,
-            }
-        }
-        Ok(c)
+        Ok(self.tally().clone())
     }
 
     /// Forgets finished notifications and recovery attempts older than `before_ms`.
     pub fn prune(&self, before_ms: i64) -> rusqlite::Result<usize> {
         let conn = self.conn();
         let n = conn.execute("DELETE FROM outbox WHERE state <> ?2 AND created_ms < ?1", params![before_ms, OutboxState::Pending])?;
+        if n > 0 {
+            *self.tally() = count_rows(&conn)?;
+        }
         let m = conn.execute("DELETE FROM recoveries WHERE started_ms < ?1", [before_ms])?;
         conn.execute("DELETE FROM silences WHERE until_ms < ?1", [before_ms])?;
         Ok(n + m)
@@ -480,6 +517,37 @@ mod tests {
             body: "{}".into(),
             suppressed: None,
         }
+    }
+
+    /// The counts `/metrics` reads are kept, not queried: after every kind of change they
+    /// equal a fresh count, and a reopened journal starts from the rows on disk.
+    #[test]
+    fn kept_counts_match_the_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.db");
+        let j = Journal::open(&path).unwrap();
+        let fresh = |j: &Journal| count_rows(&j.conn()).unwrap();
+        let mut held = note("a", "k9", "trigger");
+        held.suppressed = Some("inhibited".into());
+        j.enqueue(&[note("a", "k1", "trigger"), note("a", "k2", "trigger"), note("b", "k3", "trigger"), held], 0, None).unwrap();
+        assert_eq!(j.counts().unwrap(), fresh(&j));
+        assert_eq!(j.counts().unwrap(), OutboxCounts { pending: 3, failed: 0, delivered: 0, suppressed: 1 });
+        let outcomes = [
+            Attempt { id: 1, attempts: 1, outcome: AttemptOutcome::Delivered },
+            Attempt { id: 2, attempts: 1, outcome: AttemptOutcome::Retry { error: "refused".into(), next_ms: 10 } },
+            Attempt { id: 3, attempts: 9, outcome: AttemptOutcome::Failed { error: "400".into() } },
+        ];
+        j.record_attempts(&outcomes, 5).unwrap();
+        assert_eq!(j.counts().unwrap(), fresh(&j));
+        // An outcome for a row that is no longer pending moves nothing.
+        j.record_attempts(&[Attempt { id: 1, attempts: 2, outcome: AttemptOutcome::Failed { error: "late".into() } }], 6).unwrap();
+        assert_eq!(j.counts().unwrap(), OutboxCounts { pending: 1, failed: 1, delivered: 1, suppressed: 1 });
+        j.prune(1).unwrap();
+        assert_eq!(j.counts().unwrap(), fresh(&j));
+        assert_eq!(j.counts().unwrap(), OutboxCounts { pending: 1, failed: 0, delivered: 0, suppressed: 0 });
+        drop(j);
+        let j = Journal::open(&path).unwrap();
+        assert_eq!(j.counts().unwrap(), OutboxCounts { pending: 1, failed: 0, delivered: 0, suppressed: 0 });
     }
 
     #[test]
