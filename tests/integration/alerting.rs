@@ -1,21 +1,23 @@
-//! The alerting rules of issue 21 through a real `picket run`, with real processes: a
-//! flapping HTTP service, a real Redis stopped under the checks that depend on it, and
-//! recovery that restarts a real container through a private `dockerd`. The rules
+//! Incidents, dependencies and recovery through a real `picket run`, with real processes:
+//! a flapping HTTP service, a real Redis stopped under the checks that depend on it, a
+//! child held while its parent is down, recovery that restarts a killed process or a real
+//! container through a private `dockerd`, and a recovery that gives up. The rules
 //! themselves are tested on a hand-moved clock in the core (`state`, `notify::router`,
 //! `recovery`) and on paused time in the daemon's scheduler; here they meet real timing.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::time::Duration;
 
-use picket_testkit::capture::Capture;
+use serde_json::json;
+
+use picket_testkit::capture::{Capture, header};
 use picket_testkit::daemon::{DaemonProc, Workdir, eventually};
 use picket_testkit::docker::Dockerd;
 use picket_testkit::picket;
 use picket_testkit::redis::RedisServer;
 use picket_testkit::servers::{HttpServer, Reply, closed_port};
 
-const SOON: Duration = Duration::from_secs(30);
+use crate::support::{App, SOON, with_hook};
 
 /// A webhook channel `hook` as the critical route, escalating to `boss` after 1 s.
 fn routes(hook: &Capture, boss: &Capture) -> String {
@@ -203,4 +205,180 @@ fn docker_restarts_page_only_when_they_do_not_help() {
     let out = picket().args(["recover", "reset", "nope", "--api", &api]).output().unwrap();
     assert_eq!(out.status.code(), Some(64));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no check named \"nope\""));
+}
+
+#[test]
+fn recovery_restarts_a_killed_service_and_the_incident_resolves() {
+    let port = closed_port();
+    let w = Workdir::new("");
+    let dir = w.dir.path().to_path_buf();
+    // The service: a real process serving HTTP. The restart script starts it again,
+    // detached, and records its pid (so the test can clean up).
+    let script = dir.join("restart-web.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"restarting $PICKET_CHECK (attempt $PICKET_ATTEMPT)\"\nsetsid python3 -m http.server {port} --bind 127.0.0.1 --directory {d} >/dev/null 2>&1 &\necho $! > {d}/web.pid\n",
+            d = dir.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let run = |cmd: &str| std::process::Command::new("/bin/sh").arg("-c").arg(cmd).status().unwrap();
+    let started = std::process::Command::new(&script).stdout(std::process::Stdio::null()).status().unwrap();
+    assert!(started.success());
+    let hook = Capture::start();
+    w.rewrite(
+        &(with_hook("250ms", "after = 2, resolve_after = 1", &hook.url("/hook"))
+            + &format!(
+                r#"
+[[check]]
+name = "web"
+plugin = "http"
+target = "http://127.0.0.1:{port}/"
+recover = {{ run = ["./restart-web.sh"], recheck_after = "1s", max = 3, within = "1h", timeout = "10s" }}
+"#
+            )),
+    );
+    let kill_web = || run(&format!("kill $(cat {}/web.pid) 2>/dev/null", dir.display()));
+    let d = DaemonProc::start(&w.checks(), &w.store());
+    eventually(SOON, "web to be up", || (d.check("web")["status"] == "ok").then_some(()));
+    assert!(d.check("web")["recover"].as_str().unwrap().ends_with("restart-web.sh"));
+    assert!(kill_web().success());
+    let got = hook.wait_for(2, SOON);
+    assert_eq!((got[0]["kind"].as_str(), got[1]["kind"].as_str()), (Some("trigger"), Some("resolved")), "{got:?}");
+    assert_eq!(got[1]["recovery_attempts"], 1);
+    let r = d.get("/api/v1/recoveries?check=web").json();
+    let attempts = r["recoveries"].as_array().unwrap();
+    assert_eq!(attempts.len(), 1, "{r}");
+    assert_eq!(attempts[0]["outcome"], "ok");
+    assert_eq!(attempts[0]["exit_code"], 0);
+    assert_eq!(attempts[0]["output"], "restarting web (attempt 1)");
+    assert!(attempts[0]["action"].as_str().unwrap().ends_with("restart-web.sh"), "{r}");
+    let metrics = d.get("/metrics").body;
+    assert!(metrics.contains("picket_recovery_attempts_total{check=\"web\",outcome=\"ok\"} 1"), "{metrics}");
+    assert_eq!(d.check("web")["phase"], "ok");
+    kill_web();
+}
+
+#[test]
+fn a_recovery_that_never_helps_stops_at_its_budget_and_says_so_on_the_critical_route() {
+    let closed = closed_port();
+    let (hook, pager, restart) = (Capture::start(), Capture::start(), Capture::start());
+    let w = Workdir::new(&format!(
+        r#"
+[defaults]
+every = "150ms"
+alert = {{ after = 1, resolve_after = 1 }}
+
+[notify.hook]
+kind = "webhook"
+url = "{hook}"
+
+[notify.pager]
+kind = "webhook"
+url = "{pager}"
+
+[route.team]
+notify = ["hook"]
+
+[route.critical]
+notify = ["pager"]
+
+[[check]]
+name = "db"
+plugin = "tcp"
+target = "127.0.0.1:{closed}"
+alert = {{ after = 1, resolve_after = 1, route = "team" }}
+recover = {{ http = "{restart}", body = "{{\"service\": \"db\"}}", recheck_after = "1s", max = 2, within = "1h" }}
+"#,
+        hook = hook.url("/hook"),
+        pager = pager.url("/page"),
+        restart = restart.url("/restart/db"),
+    ));
+    let d = DaemonProc::start(&w.checks(), &w.store());
+    let page = pager.wait_for(1, SOON).remove(0);
+    // Failures during each recheck grace (two of 1s at 150ms) were recorded, not counted.
+    let c = d.check("db");
+    let results = d.get("/api/v1/checks/db/results?since=5m&limit=1000").json();
+    let recorded = results["results"].as_array().unwrap().len() as u64;
+    let counted = c["runs"].as_u64().unwrap();
+    assert!(recorded >= counted + 8, "recorded {recorded} results, counted {counted}");
+    assert_eq!(page["kind"], "recovery-gave-up");
+    assert_eq!(page["dedup_key"], "picket/db/1/recovery-gave-up");
+    assert_eq!(page["severity"], "critical");
+    assert_eq!(page["route"], "critical");
+    assert_eq!(page["recovery_attempts"], 2);
+    // How the last attempt ended, then what still fails.
+    let summary = page["summary"].as_str().unwrap();
+    assert!(summary.starts_with("recovery gave up after 2 attempts (last: HTTP 202: {\"status\":\"success\"}); still failing: "), "{page}");
+    // The check's own route heard of the incident, not the gave-up page.
+    let team = hook.wait_for(1, SOON);
+    assert_eq!(team[0]["kind"], "trigger");
+    assert_eq!(team[0]["route"], "team");
+    // The budget's last word for this incident is on record: it gave up after two
+    // attempts, each recorded only once its POST was answered. No third attempt can
+    // follow a give-up, so the restart endpoint has all it will get.
+    let r = eventually(SOON, "the give-up on record", || {
+        let r = d.get("/api/v1/recoveries?check=db").json();
+        (r["recoveries"][0]["outcome"] == "gave-up").then_some(r)
+    });
+    let outcomes: Vec<&str> = r["recoveries"].as_array().unwrap().iter().map(|a| a["outcome"].as_str().unwrap()).collect();
+    assert_eq!(outcomes, ["gave-up", "ok", "ok"], "newest first: {r}");
+    // Two POSTs to the restart endpoint, each with the check's name; no third.
+    let posts = restart.seen();
+    assert_eq!(posts.len(), 2, "{posts:?}");
+    assert_eq!(posts[0].method, "POST");
+    assert_eq!(posts[0].body, "{\"service\": \"db\"}");
+    assert_eq!(header(&posts[1], "x-picket-check"), Some("db"));
+    assert_eq!(header(&posts[1], "x-picket-attempt"), Some("2"));
+    let metrics = d.get("/metrics").body;
+    assert!(metrics.contains("picket_recovery_gave_up_total{check=\"db\"} 1"), "{metrics}");
+    assert!(metrics.contains("picket_recovery_attempts_total{check=\"db\",outcome=\"ok\"} 2"), "{metrics}");
+}
+
+#[test]
+fn a_child_is_held_while_its_parent_is_down_and_pages_if_it_still_fails_after() {
+    let (parent, child) = (App::start(503), App::start(503));
+    let hook = Capture::start();
+    let w = Workdir::new(
+        &(with_hook("250ms", "after = 2, resolve_after = 1", &hook.url("/hook"))
+            + &format!(
+                r#"
+[[check]]
+name = "redis"
+plugin = "http"
+target = "{parent}"
+
+[[check]]
+name = "queue"
+plugin = "http"
+target = "{child}"
+depends_on = ["redis"]
+"#,
+                parent = parent.server.url("/"),
+                child = child.server.url("/"),
+            )),
+    );
+    let d = DaemonProc::start(&w.checks(), &w.store());
+    let held = eventually(SOON, "the child's notification held", || {
+        let n = d.get("/api/v1/notifications?state=suppressed").json();
+        n["notifications"].as_array().and_then(|r| r.iter().find(|r| r["check"] == "queue").cloned())
+    });
+    assert!(held["reason"].as_str().unwrap().starts_with("inhibited"), "{held}");
+    assert_eq!(held["kind"], "trigger");
+    let got = hook.wait_for(1, SOON);
+    assert_eq!((got[0]["check"].as_str(), got[0]["kind"].as_str()), (Some("redis"), Some("trigger")));
+    // Only the parent pages: the child's trigger is held (above), and with nothing pending
+    // nothing else is on its way.
+    let n = d.settled_outbox(SOON);
+    assert_eq!(n["counts"], json!({ "pending": 0, "delivered": 1, "failed": 0, "suppressed": 1 }), "{n}");
+    assert_eq!(hook.bodies().len(), 1, "only the parent pages: {:?}", hook.bodies());
+    // The parent comes back; the child still fails, so now it pages.
+    parent.set(200);
+    let got = hook.wait_for(3, SOON);
+    let seen: Vec<(String, String)> =
+        got.iter().map(|b| (b["check"].as_str().unwrap().to_string(), b["kind"].as_str().unwrap().to_string())).collect();
+    assert!(seen.contains(&("redis".into(), "resolved".into())), "{seen:?}");
+    assert!(seen.contains(&("queue".into(), "trigger".into())), "{seen:?}");
 }

@@ -11,8 +11,11 @@
 //! - `secrets`: passwords never appear in any output, log or error.
 //! - `daemon`: `picket run` as a process: API, /metrics, kill -9, reload, SIGTERM,
 //!   forecasts, and a real Prometheus scraping it.
-//! - `notify`: notifications (webhook, Slack, PagerDuty, real Alertmanager, SMTP), the
-//!   outbox across receiver outages and `kill -9`, silences, recovery actions.
+//! - `notify`: the providers (webhook, Slack, PagerDuty, real Alertmanager, SMTP).
+//! - `outbox`: receiver outages, `kill -9` with notifications pending, silences.
+//! - `alerting`: flapping, `depends_on` against a real Redis, recovery actions (a killed
+//!   process, real containers through a private dockerd, a budget that gives up).
+//! - `support`: what the daemon-level tests share (a switchable HTTP app, a hook route).
 //! - `examples`: the other-language plugin examples, built from source and run.
 //! - `plugins`: `picket plugin inspect`, sha256 pins, components that are not plugins.
 //! - `authoring`: `picket plugin new|build` per language, and the refusals.
@@ -26,9 +29,11 @@ mod disk;
 mod examples;
 mod http;
 mod notify;
+mod outbox;
 mod plugins;
 mod postgres;
 mod redis;
 mod sandbox;
 mod secrets;
+mod support;
 mod tcp;

@@ -188,7 +188,7 @@ const NEEDS_SERVERS: &[&str] = &[
     "authoring::",
     "daemon::prometheus_scrapes",
     "notify::a_real_alertmanager",
-    "notify::recovery_restarts_a_killed_service",
+    "alerting::recovery_restarts_a_killed_service",
     "alerting::a_real_redis",
     "alerting::docker",
 ];
@@ -236,6 +236,10 @@ fn bench(extra: &[String]) -> Result<ExitCode> {
     setup()?;
     apt_install(TEST_PACKAGES)?;
     apt_install(BENCH_PACKAGES)?;
+    // `reload` builds the Python example (unless BENCH_RELOAD_PLUGIN names a component).
+    if (extra.is_empty() || extra.iter().any(|a| a == "reload")) && std::env::var_os("BENCH_RELOAD_PLUGIN").is_none() {
+        python_toolchain()?;
+    }
     let mut cmd = Command::new(env!("CARGO"));
     cmd.current_dir(root()).args(["bench", "-p", "picket", "--bench", "sandbox", "--bench", "daemon", "--"]).args(extra);
     run(&mut cmd)?;

@@ -93,7 +93,7 @@ impl Execute for SandboxExec {
 
 /// A running daemon, as the API sees it.
 pub struct Daemon {
-    pub shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
     plugins: Plugins,
     path: PathBuf,
     settings: DaemonSettings,

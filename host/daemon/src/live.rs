@@ -132,24 +132,24 @@ pub struct NotifyStats {
 }
 
 pub struct Shared {
-    pub checks: Mutex<BTreeMap<String, CheckLive>>,
-    pub counters: Counters,
-    pub events: broadcast::Sender<Event>,
-    pub store: Option<Arc<Store>>,
-    pub forecasts: Mutex<Forecasts>,
-    pub next_incident: AtomicU64,
-    pub config: Mutex<ConfigStatus>,
-    pub started: DateTime<Utc>,
+    pub(crate) checks: Mutex<BTreeMap<String, CheckLive>>,
+    pub(crate) counters: Counters,
+    pub(crate) events: broadcast::Sender<Event>,
+    pub(crate) store: Option<Arc<Store>>,
+    pub(crate) forecasts: Mutex<Forecasts>,
+    pub(crate) next_incident: AtomicU64,
+    pub(crate) config: Mutex<ConfigStatus>,
+    pub(crate) started: DateTime<Utc>,
     /// Checks whose recovery action ran lately: failures before this time are recorded
     /// but not counted (the action and its `recheck_after` are one attempt, not many).
-    pub grace: Mutex<HashMap<String, DateTime<Utc>>>,
+    pub(crate) grace: Mutex<HashMap<String, DateTime<Utc>>>,
     /// Each recovering check's budget as the responder last saw it, for the API.
-    pub budgets: Mutex<HashMap<String, picket_core::recovery::BudgetView>>,
+    pub(crate) budgets: Mutex<HashMap<String, picket_core::recovery::BudgetView>>,
     /// Parents some inhibited child waits on; locked inside `checks`, never alone.
     awaited: Mutex<std::collections::HashSet<String>>,
     /// The outbox, silences and recovery attempts.
-    pub journal: Arc<crate::store::journal::Journal>,
-    pub notify_stats: Arc<NotifyStats>,
+    pub(crate) journal: Arc<crate::store::journal::Journal>,
+    pub(crate) notify_stats: Arc<NotifyStats>,
 }
 
 impl Shared {
