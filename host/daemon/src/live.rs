@@ -131,6 +131,10 @@ pub struct NotifyStats {
     pub gave_up: Mutex<BTreeMap<String, u64>>,
 }
 
+/// The live view. Its fields are crate-private, so outside `picket-daemon` it is read
+/// only through the API's `Handle`. Inside, each has one writer: `install` and `absorb`
+/// write `checks` (states, last results) and the counters; the responder writes `grace`
+/// and `budgets`; `reload` writes `config`.
 pub struct Shared {
     pub(crate) checks: Mutex<BTreeMap<String, CheckLive>>,
     pub(crate) counters: Counters,
