@@ -138,20 +138,23 @@ fn docker_restarts_page_only_when_they_do_not_help() {
     let port = closed_port();
     docker.httpd("web", port);
     let (hook, boss) = (Capture::start(), Capture::start());
+    let ops = Capture::start();
     let recover = |container: &str, max: u32| {
         format!(
             "recover = {{ run = [\"docker\", \"restart\", \"{container}\"], env = {{ DOCKER_HOST = \"{}\" }}, recheck_after = \"1s\", \
-             max = {max}, timeout = \"30s\", notify = \"after_failure\" }}\n",
+             max = {max}, timeout = \"30s\", notify = \"after_failure\", route = \"ops\" }}\n",
             docker.host
         )
     };
     let w = Workdir::new(&format!(
         "[defaults]\nevery = \"300ms\"\n\n{}\n[[check]]\nname = \"web\"\nplugin = \"http\"\ntarget = \"http://127.0.0.1:{port}/health\"\n{}\n\
-         [[check]]\nname = \"gone\"\nplugin = \"http\"\ntarget = \"http://127.0.0.1:{}/health\"\n{}",
+         [[check]]\nname = \"gone\"\nplugin = \"http\"\ntarget = \"http://127.0.0.1:{}/health\"\n{}\n\
+         [notify.ops]\nkind = \"webhook\"\nurl = \"{}\"\n\n[route.ops]\nnotify = [\"ops\"]\n",
         routes(&hook, &boss),
         recover("web", 3),
         closed_port(),
-        recover("gone-container", 1)
+        recover("gone-container", 1),
+        ops.url("/ops")
     ));
     let d = DaemonProc::start(&w.checks(), &w.store());
     eventually(SOON, "web up", || (d.check("web")["status"] == "ok").then_some(()));
@@ -187,10 +190,19 @@ fn docker_restarts_page_only_when_they_do_not_help() {
     assert_eq!(rec["recoveries"][0]["outcome"], "ok", "{rec}");
     assert_eq!(d.check("web")["status"], "ok");
     let n = d.settled_outbox(SOON);
-    let web: Vec<&serde_json::Value> = n["notifications"].as_array().unwrap().iter().filter(|r| r["check"] == "web").collect();
+    let web: Vec<&serde_json::Value> =
+        n["notifications"].as_array().unwrap().iter().filter(|r| r["check"] == "web" && r["route"] == "critical").collect();
     assert!(!web.is_empty() && web.iter().all(|r| r["state"] == "suppressed"), "held, not sent: {n}");
     assert!(web.iter().all(|r| r["reason"].as_str().unwrap_or("").starts_with("recovery running")), "{n}");
     assert!(kinds(&hook.bodies()).iter().all(|k| k.starts_with("gone:")), "{:?}", kinds(&hook.bodies()));
+    // The low-priority route (`recover.route`) heard that a restart fixed it.
+    let fixed = ops.wait_for(1, SOON);
+    assert_eq!(kinds(&fixed), ["web:resolved"]);
+    assert!(
+        fixed[0]["summary"].as_str().unwrap().starts_with("fixed by recovery (1 attempt), nobody paged; it was failing: "),
+        "{}",
+        fixed[0]
+    );
 
     // The budget is resettable: the next failure of "gone" tries again.
     let api = format!("http://{}", d.addr);

@@ -224,6 +224,7 @@ impl CheckSpec {
                     "env": env,
                     "inherit_env": r.inherit_env,
                     "notify": r.notify.as_str(),
+                    "route": r.route,
                 })
             }),
             "depends_on": depends_on,
@@ -395,8 +396,20 @@ pub async fn load<C: Catalog>(path: &Path, catalog: &C) -> Result<Plan, ConfigEr
         }
     }
     errors.extend(dependency_problems(&checks));
-    let check_routes: Vec<(PathBuf, usize, String, String)> =
-        checks.iter().filter_map(|c| Some((c.file.clone(), c.line, c.name.clone(), c.route.clone()?))).collect();
+    let check_routes: Vec<notify::RouteRef> = checks
+        .iter()
+        .flat_map(|c| {
+            let own = c.route.clone().map(|r| ("alert.route", r));
+            let recovered = c.recover.as_ref().and_then(|r| r.route.clone()).map(|r| ("recover.route", r));
+            own.into_iter().chain(recovered).map(|(field, route)| notify::RouteRef {
+                file: c.file.clone(),
+                line: c.line,
+                check: c.name.clone(),
+                field,
+                route,
+            })
+        })
+        .collect();
     let notify = match notify::assemble(notify_parts, &check_routes) {
         Ok(p) => p,
         Err(e) => {

@@ -60,7 +60,7 @@ pub struct Parts {
 const ROUTE_KEYS: &[&str] = &["notify", "cooldown", "remind", "escalate", "resolved"];
 const MAINTENANCE_KEYS: &[&str] = &["checks", "cron", "duration", "timezone", "start", "end", "reason"];
 const RECOVER_KEYS: &[&str] =
-    &["run", "http", "method", "body", "recheck_after", "max", "within", "timeout", "env", "inherit_env", "notify"];
+    &["run", "http", "method", "body", "recheck_after", "max", "within", "timeout", "env", "inherit_env", "notify", "route"];
 
 fn entries<'t, 'i>(t: &'t DeTable<'i>) -> impl Iterator<Item = (&'t str, std::ops::Range<usize>, &'t Value<'i>)> {
     t.iter().map(|(k, v)| (k.get_ref().as_ref(), k.span(), v))
@@ -361,7 +361,7 @@ pub fn parse_recover(doc: &mut Doc<'_>, ctx: &str, v: &Value<'_>) -> Option<Reco
     let errors_before = doc.errors.len();
     let (mut run, mut http, mut method, mut body) = (None, None, None, None);
     let mut spec_times = (Duration::from_secs(30), 3u32, Duration::from_secs(3600), Duration::from_secs(60));
-    let (mut env, mut inherit_env, mut notify) = (Vec::new(), Vec::new(), RecoverNotify::Always);
+    let (mut env, mut inherit_env, mut notify, mut route) = (Vec::new(), Vec::new(), RecoverNotify::Always, None);
     for (key, kspan, fv) in entries(t) {
         let field = format!("recover.{key}");
         match key {
@@ -375,6 +375,10 @@ pub fn parse_recover(doc: &mut Doc<'_>, ctx: &str, v: &Value<'_>) -> Option<Reco
                     }
                 }
             }
+            "route" => match fv.get_ref().as_str() {
+                Some(r) => route = Some(r.to_string()),
+                None => doc.error(fv.span(), format!("{ctx}, field `{field}`: expected a route name such as \"ops\"")),
+            },
             "notify" => match fv.get_ref().as_str() {
                 Some("always") => notify = RecoverNotify::Always,
                 Some("after_failure") => notify = RecoverNotify::AfterFailure,
@@ -450,7 +454,13 @@ pub fn parse_recover(doc: &mut Doc<'_>, ctx: &str, v: &Value<'_>) -> Option<Reco
         return None;
     }
     let (recheck_after, max, within, timeout) = spec_times;
-    Some(RecoverSpec { action, recheck_after, max, within, timeout, env, inherit_env, notify })
+    if route.is_some() && notify != RecoverNotify::AfterFailure {
+        doc.error(
+            v.span(),
+            format!("{ctx}, field `recover.route`: goes with notify = \"after_failure\" (the route told of incidents recovery fixed)"),
+        );
+    }
+    Some(RecoverSpec { action, recheck_after, max, within, timeout, env, inherit_env, notify, route })
 }
 
 fn env_name_ok(name: &str) -> bool {
@@ -480,9 +490,18 @@ fn parse_env(doc: &mut Doc<'_>, ctx: &str, v: &Value<'_>) -> Vec<EnvVar> {
     out
 }
 
-/// Joins every file's tables into one plan and checks every name refers to something.
-/// `check_routes`: (check's file, line, name, alert.route) for checks that name one.
-pub fn assemble(parts: Vec<Parts>, check_routes: &[(PathBuf, usize, String, String)]) -> Result<NotifyPlan, Vec<ConfigError>> {
+/// A route a check names (`alert.route`, `recover.route`), to be checked it exists.
+pub struct RouteRef {
+    pub file: PathBuf,
+    pub line: usize,
+    pub check: String,
+    pub field: &'static str,
+    pub route: String,
+}
+
+/// Joins every file's tables into one plan and checks every name refers to something,
+/// the routes checks name among them.
+pub fn assemble(parts: Vec<Parts>, check_routes: &[RouteRef]) -> Result<NotifyPlan, Vec<ConfigError>> {
     let mut errors = Vec::new();
     let err = |file: &PathBuf, line: usize, message: String| ConfigError { file: file.clone(), line, column: 1, message };
     let mut plan = NotifyPlan::default();
@@ -530,10 +549,10 @@ pub fn assemble(parts: Vec<Parts>, check_routes: &[(PathBuf, usize, String, Stri
             }
         }
     }
-    for (file, line, check, route) in check_routes {
+    for RouteRef { file, line, check, field, route } in check_routes {
         if !route_at.contains_key(route) {
             let hint = suggestion(route, route_at.keys().map(String::as_str));
-            errors.push(err(file, *line, format!("check {check:?}, field `alert.route`: no [route.{route}]{hint}")));
+            errors.push(err(file, *line, format!("check {check:?}, field `{field}`: no [route.{route}]{hint}")));
         }
     }
     plan.routes = routes.into_iter().map(|r| (r.value.name.clone(), r.value)).collect();

@@ -69,6 +69,9 @@ pub struct RecoverSpec {
     /// `notify = "after_failure"`: hold the incident's trigger while the action and its
     /// recheck run, and page only if the recheck still fails.
     pub notify: RecoverNotify,
+    /// `route = "ops"`, with `after_failure`: a low-priority route told of incidents that
+    /// recovery fixed (nobody is paged for them).
+    pub route: Option<String>,
 }
 
 /// When an incident with a recovery action pages.
@@ -307,6 +310,7 @@ mod tests {
             env: Vec::new(),
             inherit_env: Vec::new(),
             notify: RecoverNotify::Always,
+            route: None,
         }
     }
 

@@ -274,6 +274,7 @@ impl Responder {
             values,
             parents: spec.depends_on.clone(),
             recovering: false,
+            recover_route: spec.recover.as_ref().and_then(|r| r.route.clone()),
         };
         (Some(spec.clone()), info)
     }

@@ -97,6 +97,9 @@ pub struct CheckInfo {
     /// is running or waiting for its recheck: the trigger waits for the verdict.
     #[serde(default)]
     pub recovering: bool,
+    /// `recover.route`: told when recovery fixed an incident nobody was paged for.
+    #[serde(default)]
+    pub recover_route: Option<String>,
 }
 
 // Built and consumed one at a time, never stored: the size difference costs nothing.
@@ -481,6 +484,22 @@ impl Router {
                 note.failures = 0;
                 note.values = info.values.clone();
                 note.lasted_s = Some((e.at - t.note.since).num_seconds().max(0) as u64);
+                // Recovery fixed it before anyone was paged (`after_failure`): the
+                // low-priority route, if the check names one, hears it was fixed.
+                if t.told.is_empty()
+                    && t.told_gave_up.is_empty()
+                    && t.note.recovery_attempts > 0
+                    && let Some(quiet_route) = info.recover_route.as_ref().and_then(|r| w.plan.routes.get(r))
+                {
+                    let attempts = t.note.recovery_attempts;
+                    note.summary = format!(
+                        "fixed by recovery ({attempts} attempt{}), nobody paged; it was failing: {}",
+                        if attempts == 1 { "" } else { "s" },
+                        t.note.summary
+                    );
+                    w.fan_out(quiet_route, &note, None, out);
+                    return;
+                }
                 let route = w.plan.route_for(own, t.note.severity);
                 if route.is_some_and(|r| !r.resolved) {
                     return;

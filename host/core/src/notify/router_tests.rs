@@ -372,6 +372,14 @@ fn after_failure_pages_only_when_the_recheck_still_fails() {
     assert!(h.tick(mins(20)).is_empty(), "no reminder, no escalation for an incident nobody was told of");
     let out = h.input(recovering("api", 1, EventKind::Resolved { lasted_s: 40 }, mins(1), false), mins(1));
     assert!(out.is_empty(), "{out:?}");
+    // With `recover.route`, the low-priority route hears it was fixed; still nobody paged.
+    h.input(recovering("api", 5, EventKind::IncidentOpened, mins(2), true), mins(2));
+    h.input(Input::Recovered { check: "api".into(), incident: 5, attempts: 1 }, mins(2));
+    let Input::Event(e, mut info) = recovering("api", 5, EventKind::Resolved { lasted_s: 40 }, mins(3), false) else { unreachable!() };
+    info.recover_route = Some("warning".into());
+    let out = h.input(Input::Event(e, info), mins(3));
+    assert_eq!(sent(&out), vec![("chat".into(), NoteKind::Resolved)]);
+    assert!(out[0].note.summary.starts_with("fixed by recovery (1 attempt), nobody paged; it was failing: "), "{}", out[0].note.summary);
     // The restart does not help: the recheck's result releases the trigger at once.
     h.input(recovering("api", 2, EventKind::IncidentOpened, mins(30), true), mins(30));
     h.input(Input::Recovered { check: "api".into(), incident: 2, attempts: 1 }, mins(30));
