@@ -47,6 +47,39 @@ fn every_ui_file_gives_its_expected_errors() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
+/// Issue 21: a typo or a wrong kind inside the built-in `http` plugin's `expect` used to
+/// validate, then every run was `unknown` and paged someone. The plugin's declared shape
+/// makes both errors at their line and column.
+#[test]
+fn the_http_plugins_expect_is_checked_inside() {
+    let dir = tempfile::tempdir().unwrap();
+    let checks = "[defaults]\ntimeout = \"5s\"\n\n[[check]]\nname = \"api\"\nplugin = \"http\"\ntarget = \"http://localhost:8080/\"\n";
+    std::fs::write(dir.path().join("typo.toml"), format!("{checks}expect = {{ stauts = 200 }}\n")).unwrap();
+    std::fs::write(dir.path().join("kind.toml"), format!("{checks}expect = {{ status = \"200\" }}\n")).unwrap();
+    std::fs::write(dir.path().join("fine.toml"), format!("{checks}expect = {{ status = [200, \"3xx\"], json = {{ \"a.b\" = 1 }} }}\n"))
+        .unwrap();
+    let out = picket_run(&["validate", "-c", "typo.toml"], Some(dir.path()));
+    assert_eq!(out.code, 78, "{}", out.stderr);
+    assert!(
+        out.stderr.starts_with(
+            "typo.toml:8:12: check \"api\", field `expect.stauts`: unknown key; did you mean `status`? (expect takes status, body, body_regex, json)\n"
+        ),
+        "{}",
+        out.stderr
+    );
+    let out = picket_run(&["validate", "-c", "kind.toml"], Some(dir.path()));
+    assert_eq!(out.code, 78, "{}", out.stderr);
+    assert!(
+        out.stderr.starts_with(
+            "kind.toml:8:21: check \"api\", field `expect.status`: expected an integer, found a string; write 200 without quotes\n"
+        ),
+        "{}",
+        out.stderr
+    );
+    let out = picket_run(&["validate", "-c", "fine.toml"], Some(dir.path()));
+    assert_eq!((out.code, out.stderr.as_str()), (0, ""));
+}
+
 #[test]
 fn invalid_toml_points_at_the_line() {
     let out = picket_run(&["validate", "-c", "invalid-toml.toml"], Some(&ui_dir()));

@@ -224,4 +224,11 @@ fn the_c_smtp_example_builds_and_checks() {
     assert_eq!(sneaky["status"], "unknown", "{sneaky}");
     assert!(sneaky["summary"].as_str().unwrap().contains("denied"), "{sneaky}");
     assert_eq!(connections.load(Ordering::SeqCst), 0);
+
+    // The shape of `require` (pk_shape_node, pk_shape_items): a list of strings.
+    let typed = dir.path().join("typed.toml");
+    std::fs::write(&typed, check("typed", &plain_at, "require = [\"SIZE\", 8]")).unwrap();
+    let out = picket_testkit::picket_run(&["validate", "-c", typed.to_str().unwrap()], None);
+    assert_eq!(out.code, 78, "{}", out.stderr);
+    assert!(out.stderr.contains(":5:20: check \"typed\", field `require[1]`: expected a string, found an integer"), "{}", out.stderr);
 }

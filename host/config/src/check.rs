@@ -7,14 +7,13 @@ use std::time::Duration;
 use toml::de::{DeTable, DeValue};
 
 use super::daemon::DaemonSettings;
-use super::doc::{Doc, Value, as_i64, scalar_text, to_json, type_name};
+use super::doc::{Doc, Value, as_i64, entries, scalar_text, type_name};
 use super::error::{ConfigError, suggestion};
 use super::policy::{Timing, parse_depends_on, parse_forecasts};
 use super::{CheckSpec, Secrets};
 use crate::catalog::{Catalog, Described, PluginRef};
 use picket_core::grants::MAX_MEMORY_CAP;
 use picket_core::grants::{Grant, Grants, Limits, TlsOptions};
-use picket_core::plugin::{ParamInfo, ParamKind};
 use picket_core::threshold::{Range, Threshold};
 use picket_core::units::{parse_duration, parse_size};
 
@@ -48,10 +47,6 @@ const CHECK_KEYS: &[&str] = &[
 struct Defaults {
     limits: Limits,
     timing: Timing,
-}
-
-fn entries<'t, 'i>(t: &'t DeTable<'i>) -> impl Iterator<Item = (&'t str, std::ops::Range<usize>, &'t Value<'i>)> {
-    t.iter().map(|(k, v)| (k.get_ref().as_ref(), k.span(), v))
 }
 
 /// One file's checks, its `[daemon]` table if it has one, and every error found.
@@ -328,7 +323,8 @@ async fn parse_check<C: Catalog>(
     let mut secrets: Vec<String> = endpoint.as_ref().and_then(|e| e.password.clone()).into_iter().collect();
     // So is a recovery action's environment read from a secret reference.
     secrets.extend(recover.iter().flat_map(|r| r.env.iter().filter(|e| e.secret).map(|e| e.value.clone())));
-    let params_json = validate_params(doc, &ctx, &span, info.map(|i| i.params.as_slice()), &plugin_name, params, &mut secrets);
+    let params_json =
+        super::params::validate_params(doc, &ctx, &span, info.map(|i| i.params.as_slice()), &plugin_name, CHECK_KEYS, params, &mut secrets);
     let unit_of = |m: &str| match &plugin {
         Ok(p) => p.info.metric(m).map(|m| m.unit.clone()),
         Err(_) => Some(String::new()),
@@ -404,132 +400,6 @@ fn parse_tls(doc: &mut Doc<'_>, ctx: &str, v: &Value<'_>, tls: &mut TlsOptions) 
             _ => doc.error(span, format!("{ctx}: unknown field `tls.{key}`{}", suggestion(key, ["ca_file", "insecure"]))),
         }
     }
-}
-
-/// Checks params against the plugin's declared ones and turns them into JSON.
-fn validate_params(
-    doc: &mut Doc<'_>,
-    ctx: &str,
-    check_span: &std::ops::Range<usize>,
-    declared: Option<&[ParamInfo]>,
-    plugin: &str,
-    params: BTreeMap<String, (std::ops::Range<usize>, &Value<'_>)>,
-    secrets: &mut Vec<String>,
-) -> String {
-    let mut out = serde_json::Map::new();
-    if let Some(declared) = declared {
-        for (key, (span, v)) in &params {
-            let Some(p) = declared.iter().find(|p| &p.name == key) else {
-                let candidates = CHECK_KEYS.iter().copied().chain(declared.iter().map(|p| p.name.as_str()));
-                let valid: Vec<&str> = declared.iter().map(|p| p.name.as_str()).collect();
-                let accepts = if valid.is_empty() { "it takes no params".to_string() } else { format!("it accepts {}", valid.join(", ")) };
-                doc.error(
-                    span.clone(),
-                    format!("{ctx}: unknown field `{key}` for plugin `{plugin}`{} ({accepts})", suggestion(key, candidates)),
-                );
-                continue;
-            };
-            if let Err(problem) = as_kind(p.kind, v.get_ref()) {
-                doc.error(v.span(), format!("{ctx}, field `{key}`: {problem}"));
-            }
-        }
-        for p in declared.iter().filter(|p| p.required) {
-            if !params.contains_key(&p.name) {
-                doc.error(
-                    check_span.clone(),
-                    format!("{ctx} is missing the field `{}` required by plugin `{plugin}` ({})", p.name, p.description),
-                );
-            }
-        }
-    }
-    for (key, (_, v)) in params {
-        let kind = declared.and_then(|d| d.iter().find(|p| p.name == key)).map(|p| p.kind);
-        let value = match kind {
-            Some(ParamKind::Secret) => match resolve_secret(doc, v) {
-                Ok(secret) => {
-                    secrets.push(secret.clone());
-                    serde_json::Value::String(secret)
-                }
-                Err(e) => {
-                    doc.error(v.span(), format!("{ctx}, field `{key}`: {e}"));
-                    continue;
-                }
-            },
-            // Durations and sizes arrive parsed, so plugins never parse them themselves.
-            Some(k @ (ParamKind::Duration | ParamKind::Size)) => match as_kind(k, v.get_ref()) {
-                Ok(Some(n)) => serde_json::Value::from(n),
-                _ => continue,
-            },
-            _ => to_json(v.get_ref()),
-        };
-        out.insert(key, value);
-    }
-    serde_json::to_string(&out).expect("params serialize")
-}
-
-/// A secret: `{ env = "VAR" }`, `{ file = "path" }` (relative to the check file; one
-/// trailing newline dropped), or a literal string. Error messages never contain the value.
-pub(super) fn resolve_secret(doc: &Doc<'_>, v: &Value<'_>) -> Result<String, String> {
-    let help = "expected { env = \"VAR\" }, { file = \"path\" } or a string";
-    match v.get_ref() {
-        DeValue::String(s) => Ok(s.to_string()),
-        DeValue::Table(t) => {
-            let mut refs = entries(t);
-            let (Some((kind, _, value)), None) = (refs.next(), refs.next()) else { return Err(help.into()) };
-            let Some(name) = value.get_ref().as_str() else { return Err(help.into()) };
-            match kind {
-                "env" => match std::env::var(name) {
-                    Ok(val) if !val.is_empty() => Ok(val),
-                    Ok(_) => Err(format!("environment variable {name} is empty")),
-                    Err(_) => Err(format!("environment variable {name} is not set")),
-                },
-                "file" => {
-                    let path = doc.relative(name);
-                    let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read secret file {}: {e}", path.display()))?;
-                    let text = text.strip_suffix('\n').unwrap_or(&text);
-                    let text = text.strip_suffix('\r').unwrap_or(text);
-                    if text.is_empty() {
-                        return Err(format!("secret file {} is empty", path.display()));
-                    }
-                    Ok(text.to_string())
-                }
-                _ => Err(help.into()),
-            }
-        }
-        _ => Err(help.into()),
-    }
-}
-
-/// Checks a param's value against its declared kind; for durations and sizes, the value
-/// as the plugin receives it (whole milliseconds, bytes).
-fn as_kind(kind: ParamKind, v: &DeValue<'_>) -> Result<Option<u64>, String> {
-    let mismatch = || Err(format!("expected {kind}, found {}", type_name(v)));
-    let ok = match kind {
-        ParamKind::String => v.is_str(),
-        ParamKind::Integer => v.is_integer(),
-        ParamKind::Number => v.is_integer() || v.is_float(),
-        ParamKind::Bool => v.is_bool(),
-        ParamKind::List => v.is_array(),
-        ParamKind::Table => v.is_table(),
-        ParamKind::Secret => v.is_str() || v.is_table(),
-        ParamKind::Any => true,
-        ParamKind::Duration => {
-            let Some(text) = v.as_str() else { return mismatch() };
-            let d = parse_duration(text)?;
-            if d.subsec_nanos() % 1_000_000 != 0 {
-                return Err(format!("{text:?} is not a whole number of milliseconds"));
-            }
-            return u64::try_from(d.as_millis()).map(Some).map_err(|_| format!("{text:?} is too long"));
-        }
-        ParamKind::Size => {
-            return match v {
-                DeValue::String(s) => parse_size(s).map(Some),
-                DeValue::Integer(_) => as_i64(v).and_then(|n| u64::try_from(n).ok()).map(Some).ok_or("must not be negative".into()),
-                _ => mismatch(),
-            };
-        }
-    };
-    if ok { Ok(None) } else { mismatch() }
 }
 
 fn parse_thresholds(doc: &mut Doc<'_>, ctx: &str, v: &Value<'_>, plugin: Option<&Described>, forecasts: &[&str]) -> Vec<Threshold> {

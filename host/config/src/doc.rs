@@ -62,6 +62,30 @@ impl<'a> Doc<'a> {
     }
 }
 
+/// A table's keys with their spans, and values, in file order.
+pub fn entries<'t, 'i>(t: &'t DeTable<'i>) -> impl Iterator<Item = (&'t str, Range<usize>, &'t Value<'i>)> {
+    t.iter().map(|(k, v)| (k.get_ref().as_ref(), k.span(), v))
+}
+
+/// A duration param as the plugin receives it: whole milliseconds.
+pub fn duration_ms(text: &str) -> Result<u64, String> {
+    let d = picket_core::units::parse_duration(text)?;
+    if d.subsec_nanos() % 1_000_000 != 0 {
+        return Err(format!("{text:?} is not a whole number of milliseconds"));
+    }
+    u64::try_from(d.as_millis()).map_err(|_| format!("{text:?} is too long"))
+}
+
+/// A size param (a size string or an integer of bytes) as the plugin receives it: bytes.
+/// `None`: the value is neither a string nor an integer.
+pub fn size_bytes(v: &DeValue<'_>) -> Option<Result<u64, String>> {
+    match v {
+        DeValue::String(s) => Some(picket_core::units::parse_size(s)),
+        DeValue::Integer(_) => Some(as_i64(v).and_then(|n| u64::try_from(n).ok()).ok_or("must not be negative".into())),
+        _ => None,
+    }
+}
+
 pub fn type_name(v: &DeValue<'_>) -> &'static str {
     match v {
         DeValue::String(_) => "a string",

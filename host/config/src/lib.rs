@@ -31,7 +31,9 @@ mod daemon;
 mod doc;
 mod error;
 mod notify;
+mod params;
 mod policy;
+mod shape;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -46,6 +46,7 @@ impl Plugin for Redis {
             .metric("evicted_keys", "", "keys evicted since start")
             .metric("rejected_connections", "", "connections refused by maxclients since start")
             .metric_lower_is_worse("cert_expires_days", "days", "days until the TLS certificate expires (rediss:// only)")
+            .only("for rediss:// targets")
             .build()
     }
 
