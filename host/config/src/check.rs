@@ -14,7 +14,8 @@ use super::{CheckSpec, Secrets};
 use crate::catalog::{Catalog, Described, PluginRef};
 use picket_core::grants::MAX_MEMORY_CAP;
 use picket_core::grants::{Grant, Grants, Limits, TlsOptions};
-use picket_core::threshold::{Range, Threshold};
+use picket_core::result::Status;
+use picket_core::threshold::{DEFAULT_MISSING, DEFAULT_MISSING_FORECAST, Range, Threshold};
 use picket_core::units::{parse_duration, parse_size};
 
 const TOP_KEYS: &[&str] = &["defaults", "check", "daemon", "notify", "route", "maintenance"];
@@ -55,13 +56,14 @@ pub struct FileContents {
     pub daemon: Option<DaemonSettings>,
     pub notify: super::notify::Parts,
     pub errors: Vec<ConfigError>,
+    pub warnings: Vec<super::error::ConfigWarning>,
 }
 
 /// Loads one file.
 pub async fn load_file<C: Catalog>(path: &Path, text: &str, catalog: &C) -> FileContents {
     let mut doc = Doc::new(path, text);
     let Some(root) = doc.parse() else {
-        return FileContents { checks: Vec::new(), daemon: None, notify: Default::default(), errors: doc.errors };
+        return FileContents { checks: Vec::new(), daemon: None, notify: Default::default(), errors: doc.errors, warnings: doc.warnings };
     };
     let root = root.into_inner();
 
@@ -107,7 +109,7 @@ pub async fn load_file<C: Catalog>(path: &Path, text: &str, catalog: &C) -> File
             other => doc.error(v.span(), format!("each [[check]] must be a table, not {}", type_name(other))),
         }
     }
-    FileContents { checks, daemon, notify, errors: doc.errors }
+    FileContents { checks, daemon, notify, errors: doc.errors, warnings: doc.warnings }
 }
 
 /// Reads the limit keys shared by `[defaults]` and `[[check]]`; returns whether `key` was one.
@@ -402,6 +404,9 @@ fn parse_tls(doc: &mut Doc<'_>, ctx: &str, v: &Value<'_>, tls: &mut TlsOptions) 
     }
 }
 
+/// The keys of one metric's threshold table.
+const THRESHOLD_KEYS: [&str; 3] = ["warn", "crit", "missing"];
+
 fn parse_thresholds(doc: &mut Doc<'_>, ctx: &str, v: &Value<'_>, plugin: Option<&Described>, forecasts: &[&str]) -> Vec<Threshold> {
     let DeValue::Table(t) = v.get_ref() else {
         doc.error(
@@ -415,34 +420,39 @@ fn parse_thresholds(doc: &mut Doc<'_>, ctx: &str, v: &Value<'_>, plugin: Option<
         let declared = plugin.map(|p| &p.info.metrics).filter(|m| !m.is_empty());
         let info = declared.and_then(|ms| ms.iter().find(|m| m.name == metric));
         let is_forecast = forecasts.contains(&metric);
-        if let (Some(ms), None, false) = (declared, info, is_forecast) {
-            let names: Vec<&str> = ms.iter().map(|m| m.name.as_str()).chain(forecasts.iter().copied()).collect();
-            doc.error(
-                mspan,
-                format!(
-                    "{ctx}, field `thresholds`: plugin does not report a metric `{metric}`{} (it reports {})",
-                    suggestion(metric, names.iter().copied()),
-                    names.join(", ")
-                ),
-            );
-            continue;
-        }
         let DeValue::Table(lt) = levels.get_ref() else {
             doc.error(levels.span(), format!("{ctx}, field `thresholds.{metric}`: expected {{ warn = ..., crit = ... }}"));
             continue;
         };
-        let mut th = Threshold { metric: metric.to_string(), warn: None, crit: None };
+        let default_missing = if is_forecast { DEFAULT_MISSING_FORECAST } else { DEFAULT_MISSING };
+        let mut th = Threshold { metric: metric.to_string(), warn: None, crit: None, missing: default_missing };
         let errors_before = doc.errors.len();
         for (level, lspan, lv) in entries(lt) {
             let slot = match level {
                 "warn" => &mut th.warn,
                 "crit" => &mut th.crit,
+                "missing" => {
+                    match lv.get_ref().as_str() {
+                        Some(text) if Status::parse(text).is_some() => th.missing = Status::parse(text).unwrap_or(default_missing),
+                        found => {
+                            let names = Status::ALL.map(Status::as_str);
+                            let hint = found.map(|text| suggestion(text, names)).unwrap_or_default();
+                            doc.error(
+                                lv.span(),
+                                format!(
+                                    "{ctx}, field `thresholds.{metric}.missing`: expected one of \"ok\", \"unknown\", \"warning\", \"critical\"{hint}"
+                                ),
+                            );
+                        }
+                    }
+                    continue;
+                }
                 _ => {
                     doc.error(
                         lspan,
                         format!(
-                            "{ctx}: unknown field `thresholds.{metric}.{level}`{} (use warn and crit)",
-                            suggestion(level, ["warn", "crit"])
+                            "{ctx}: unknown field `thresholds.{metric}.{level}`{} (use warn, crit and missing)",
+                            suggestion(level, THRESHOLD_KEYS)
                         ),
                     );
                     continue;
@@ -467,9 +477,25 @@ fn parse_thresholds(doc: &mut Doc<'_>, ctx: &str, v: &Value<'_>, plugin: Option<
         if doc.errors.len() > errors_before {
             continue;
         }
-        if th.warn.is_none() && th.crit.is_none() {
+        if th.warn.is_none() && th.crit.is_none() && !lt.contains_key("missing") {
             doc.error(levels.span(), format!("{ctx}, field `thresholds.{metric}`: give warn, crit or both"));
             continue;
+        }
+        // A metric the plugin does not list may still be reported (a plugin may name
+        // metrics at run time), so this does not stop the file; but most often it is a
+        // typo, which would otherwise surface only as `missing` at the first run.
+        if let (Some(ms), None, false) = (declared, info, is_forecast) {
+            let names: Vec<&str> = ms.iter().map(|m| m.name.as_str()).chain(forecasts.iter().copied()).collect();
+            doc.warn(
+                mspan,
+                format!(
+                    "{ctx}, field `thresholds`: plugin does not list a metric `{metric}`{} (it reports {}); a run without it is {} (missing = \"{}\")",
+                    suggestion(metric, names.iter().copied()),
+                    names.join(", "),
+                    th.missing,
+                    th.missing
+                ),
+            );
         }
         out.push(th);
     }

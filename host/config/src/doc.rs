@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::error::ConfigError;
+use super::error::{ConfigError, ConfigWarning};
 
 pub type Value<'i> = Spanned<DeValue<'i>>;
 
@@ -18,12 +18,13 @@ pub struct Doc<'a> {
     /// from the top (a file of 10,000 checks asks for 10,000 of them).
     line_starts: Vec<usize>,
     pub errors: Vec<ConfigError>,
+    pub warnings: Vec<ConfigWarning>,
 }
 
 impl<'a> Doc<'a> {
     pub fn new(path: &'a Path, src: &'a str) -> Doc<'a> {
         let line_starts = std::iter::once(0).chain(src.match_indices('\n').map(|(i, _)| i + 1)).collect();
-        Doc { path, src, line_starts, errors: Vec::new() }
+        Doc { path, src, line_starts, errors: Vec::new(), warnings: Vec::new() }
     }
 
     pub fn parse(&mut self) -> Option<Spanned<DeTable<'a>>> {
@@ -49,6 +50,12 @@ impl<'a> Doc<'a> {
     pub fn error(&mut self, span: Range<usize>, message: String) {
         let (line, column) = self.position(span.start);
         self.errors.push(ConfigError { file: self.path.to_path_buf(), line, column, message });
+    }
+
+    /// Records a problem that does not stop the file from loading.
+    pub fn warn(&mut self, span: Range<usize>, message: String) {
+        let (line, column) = self.position(span.start);
+        self.warnings.push(ConfigWarning(ConfigError { file: self.path.to_path_buf(), line, column, message }));
     }
 
     pub fn line_of(&self, span: &Range<usize>) -> usize {

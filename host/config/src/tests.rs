@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use picket_core::grants::Grant;
 use picket_core::plugin::{ForecastInfo, MetricInfo, ParamInfo, ParamKind, PluginInfo, TargetShape, UrlScheme, UrlShape};
-use picket_core::result::Failure;
+use picket_core::result::{Failure, Status};
 use picket_core::shape::{Pattern, Shape, ShapeKey, ValueKind};
 
 use super::*;
@@ -396,4 +396,60 @@ async fn a_param_without_a_shape_is_checked_by_its_kind_only() {
     let f = file("[[check]]\nname = \"s\"\nplugin = \"store\"\ntarget = \"/\"\na_table = { stauts = \"200\", deep = { x = [1] } }\n");
     let plan = load(f.path(), &Fake).await.unwrap();
     assert_eq!(plan.checks[0].params, r#"{"a_table":{"stauts":"200","deep":{"x":[1]}}}"#);
+}
+
+#[tokio::test]
+async fn missing_chooses_the_status_for_an_unreported_metric_and_defaults_by_kind_of_metric() {
+    let plan = probe("thresholds = { latency = { warn = \"1s\" }, cert_days = { crit = \"7\", missing = \"warning\" } }\n").await.unwrap();
+    let th = &plan.checks[0].thresholds;
+    assert_eq!((th[0].metric.as_str(), th[0].missing), ("latency", Status::Unknown));
+    assert_eq!((th[1].metric.as_str(), th[1].missing), ("cert_days", Status::Warning));
+    let f = file(
+        "[[check]]\nname = \"s\"\nplugin = \"store\"\ntarget = \"/\"\nthresholds = { days_until_full = { warn = \"30d\" }, used = { missing = \"critical\" } }\n",
+    );
+    let plan = load(f.path(), &Fake).await.unwrap();
+    let th = &plan.checks[0].thresholds;
+    assert_eq!(th[0].missing, Status::Ok, "no forecast value means no trend toward the limit");
+    assert_eq!(
+        (th[1].missing, th[1].warn.is_none() && th[1].crit.is_none()),
+        (Status::Critical, true),
+        "missing alone requires the metric"
+    );
+
+    let errors = probe("thresholds = { latency = { warn = \"1s\", missing = \"warn\" }, cert_days = { mising = \"ok\" } }\n")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        errors.contains(
+            ":5:51: check \"api\", field `thresholds.latency.missing`: expected one of \"ok\", \"unknown\", \"warning\", \"critical\"; did you mean `warning`?"
+        ),
+        "{errors}"
+    );
+    assert!(errors.contains("unknown field `thresholds.cert_days.mising`; did you mean `missing`?"), "{errors}");
+    assert_ne!(
+        probe("thresholds = { latency = { warn = \"1s\" } }\n").await.unwrap().checks[0].fingerprint,
+        probe("thresholds = { latency = { warn = \"1s\", missing = \"ok\" } }\n").await.unwrap().checks[0].fingerprint,
+        "missing changes how the check is judged"
+    );
+}
+
+#[tokio::test]
+async fn a_threshold_on_a_metric_the_plugin_does_not_list_is_a_warning_at_the_metric() {
+    let plan = probe("thresholds = { latncy = { warn = \"1s\" } }\n").await.unwrap();
+    assert_eq!(plan.checks[0].thresholds.len(), 1, "it still applies if a run reports it");
+    let warnings: Vec<String> = plan.warnings.iter().map(|w| w.to_string()).collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].ends_with(
+            ":5:16: warning: check \"api\", field `thresholds`: plugin does not list a metric `latncy`; did you mean `latency`? \
+             (it reports latency, cert_days); a run without it is unknown (missing = \"unknown\")"
+        ),
+        "{warnings:?}"
+    );
+    // With an error in the same file, the warning comes along, in file order.
+    let errors = probe("thresholds = { latncy = { warn = \"1s\" } }\nexpect = { stauts = 200 }\n").await.unwrap_err();
+    assert_eq!((errors.errors.len(), errors.warnings.len()), (1, 1));
+    let text = errors.to_string();
+    assert!(text.find("warning: ").unwrap() < text.find("unknown key").unwrap(), "{text}");
 }
