@@ -19,7 +19,7 @@
 
 pub use picket_api as api;
 pub use picket_author as author;
-pub use picket_core::{forecast, policy, result, state, text, threshold, units};
+pub use picket_core::{forecast, policy, result, shape, state, text, threshold, units};
 pub use picket_notify as notify;
 pub use picket_runner::{self as runner, evaluate};
 pub use picket_sandbox::{self as sandbox, engine, plugin};

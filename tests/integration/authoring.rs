@@ -121,16 +121,18 @@ fn refused(dir: &Path, wasm: &Path, pin: Option<&str>) -> String {
     summary
 }
 
-/// A plugin as it was built for contract 0.1.0 (`contract-0.1.0.wit` is that release's
-/// `wit/plugin.wit`): `describe` with string kinds and no targets, `check` returning ok.
-const PLUGIN_0_1_0: &str = r#"#include <string.h>
+/// A plugin as it was built for an older contract (`contract-0.1.0.wit` and
+/// `contract-0.2.0.wit` are those releases' `wit/plugin.wit`): `describe` with nothing
+/// declared, `check` returning ok. Only the names both contracts share are used.
+fn old_plugin(version: &str) -> String {
+    r#"#include <string.h>
 #include "plugin.h"
 
 void exports_picket_plugin_check_describe(exports_picket_plugin_check_info_t *ret) {
   memset(ret, 0, sizeof *ret);
   plugin_string_dup(&ret->name, "old");
-  plugin_string_dup(&ret->version, "0.1.0");
-  plugin_string_dup(&ret->description, "built for contract 0.1.0");
+  plugin_string_dup(&ret->version, "VERSION");
+  plugin_string_dup(&ret->description, "built for contract VERSION");
 }
 
 void exports_picket_plugin_check_check(exports_picket_plugin_check_config_t *config, exports_picket_plugin_check_report_t *ret) {
@@ -139,49 +141,63 @@ void exports_picket_plugin_check_check(exports_picket_plugin_check_config_t *con
   plugin_string_dup(&ret->summary, "fine");
   exports_picket_plugin_check_config_free(config);
 }
-"#;
+"#
+    .replace("VERSION", version)
+}
 
-#[test]
-fn a_plugin_built_for_contract_0_1_is_refused_with_what_to_do() {
+/// A plugin built against `wit` (contract `version`, e.g. "0.1.0") fails `picket plugin
+/// build`, `picket validate` and `picket check` with what to do.
+fn an_older_contract_is_refused_with_what_to_do(wit: &str, version: &str) {
     let tmp = tempfile::tempdir().unwrap();
-    let (out, wasm) = c_component(tmp.path(), include_str!("contract-0.1.0.wit"), PLUGIN_0_1_0);
+    let (out, wasm) = c_component(tmp.path(), wit, &old_plugin(version));
     assert_eq!(out.code, 78, "{}", out.stdout);
+    let minor = &version[..version.rfind('.').unwrap()];
+    let why = format!("built for plugin contract {minor}, which this picket no longer runs");
     assert!(
-        out.stderr.contains(
-            "it exports picket:plugin/check@0.1.0, built for plugin contract 0.1, which this picket no longer runs; \
-             rebuild it against this picket's wit/ (0.2.x)"
-        ),
+        out.stderr.contains(&format!("it exports picket:plugin/check@{version}, {why}; rebuild it against this picket's wit/ (0.3.x)")),
         "{}",
         out.stderr
     );
-    assert!(refused(tmp.path(), &wasm, None).contains("built for plugin contract 0.1, which this picket no longer runs"));
+    assert!(refused(tmp.path(), &wasm, None).contains(&why));
+}
+
+#[test]
+fn a_plugin_built_for_contract_0_1_is_refused_with_what_to_do() {
+    an_older_contract_is_refused_with_what_to_do(include_str!("contract-0.1.0.wit"), "0.1.0");
+}
+
+/// 0.3.0 added param shapes and metric conditions to `describe`'s records, so a 0.2
+/// plugin's answer cannot be read: it is refused by name, not misread.
+#[test]
+fn a_plugin_built_for_contract_0_2_is_refused_with_what_to_do() {
+    an_older_contract_is_refused_with_what_to_do(include_str!("contract-0.2.0.wit"), "0.2.0");
 }
 
 #[test]
 fn a_plugin_for_a_newer_contract_version_is_refused_with_what_to_do() {
     let tmp = tempfile::tempdir().unwrap();
     let src = std::fs::read_to_string(picket_testkit::root().join("examples/c/smtp/smtp.c")).unwrap();
-    let (out, wasm) = c_component(tmp.path(), &WIT.replace("package picket:plugin@0.2.0;", "package picket:plugin@0.3.0;"), &src);
+    let (out, wasm) = c_component(tmp.path(), &WIT.replace("package picket:plugin@0.3.0;", "package picket:plugin@0.4.0;"), &src);
     assert_eq!(out.code, 78, "{}", out.stdout);
     assert!(
         out.stderr.contains(
-            "it exports picket:plugin/check@0.3.0, built for plugin contract 0.3, newer than this picket's (0.2.x); \
+            "it exports picket:plugin/check@0.4.0, built for plugin contract 0.4, newer than this picket's (0.3.x); \
              run it with a newer picket, or rebuild it against this picket's wit/"
         ),
         "{}",
         out.stderr
     );
-    assert!(refused(tmp.path(), &wasm, None).contains("newer than this picket's (0.2.x)"));
+    assert!(refused(tmp.path(), &wasm, None).contains("newer than this picket's (0.3.x)"));
 }
 
 #[test]
 fn a_component_without_the_check_export_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
-    let wit = "package picket:plugin@0.2.0;\ninterface log { log: func(message: string); }\nworld plugin { import log; export answer: func() -> u32; }\n";
+    let wit = "package picket:plugin@0.3.0;\ninterface log { log: func(message: string); }\nworld plugin { import log; export answer: func() -> u32; }\n";
     let (out, wasm) = c_component(tmp.path(), wit, "#include \"plugin.h\"\nuint32_t exports_plugin_answer(void) { return 42; }\n");
     assert_eq!(out.code, 78);
     assert!(
-        out.stderr.contains("not a plugin picket can run") && out.stderr.contains("picket:plugin/check@0.2.0: it exports only answer"),
+        out.stderr.contains("not a plugin picket can run") && out.stderr.contains("picket:plugin/check@0.3.0: it exports only answer"),
         "{}",
         out.stderr
     );
@@ -202,9 +218,9 @@ fn a_component_importing_what_picket_does_not_provide_is_refused() {
         .replace("  char *params = pk_cstr(&config->params);", "  plugin_list_string_t addrs;\n  picket_plugin_dns_resolve(&config->target, &addrs);\n  char *params = pk_cstr(&config->params);");
     let (out, wasm) = c_component(tmp.path(), &wit, &src);
     assert_eq!(out.code, 78, "{}", out.stdout);
-    assert!(out.stderr.contains("picket:plugin/dns@0.2.0"), "{}", out.stderr);
-    assert!(out.stderr.contains("picket provides picket:plugin/{log,clock,tcp,http,disk}@0.2.0 and WASI 0.2 (deny-all)"), "{}", out.stderr);
-    assert!(refused(tmp.path(), &wasm, None).contains("picket:plugin/dns@0.2.0"));
+    assert!(out.stderr.contains("picket:plugin/dns@0.3.0"), "{}", out.stderr);
+    assert!(out.stderr.contains("picket provides picket:plugin/{log,clock,tcp,http,disk}@0.3.0 and WASI 0.2 (deny-all)"), "{}", out.stderr);
+    assert!(refused(tmp.path(), &wasm, None).contains("picket:plugin/dns@0.3.0"));
 }
 
 #[test]

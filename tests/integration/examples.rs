@@ -185,6 +185,7 @@ fn the_c_smtp_example_builds_and_checks() {
             check("untrusted", &secure_at, "starttls = true"),
             check("grumpy", &grumpy, ""),
             check("sneaky", &plain_at, &format!("server = \"{elsewhere}\"")),
+            check("sizeless", &plain_at, "thresholds = { max_size = { warn = \"10MB\" } }"),
         ]
         .concat(),
     )
@@ -224,4 +225,20 @@ fn the_c_smtp_example_builds_and_checks() {
     assert_eq!(sneaky["status"], "unknown", "{sneaky}");
     assert!(sneaky["summary"].as_str().unwrap().contains("denied"), "{sneaky}");
     assert_eq!(connections.load(Ordering::SeqCst), 0);
+
+    // The plugin declares when max_size is reported (pk_info_metric_when): a threshold on it
+    // against a server without SIZE says so instead of passing in silence.
+    let sizeless = by("sizeless");
+    assert_eq!(sizeless["status"], "unknown", "{sizeless}");
+    assert!(
+        sizeless["diagnostics"].as_str().unwrap().contains("the plugin reports it only when the server offers SIZE with a limit"),
+        "{sizeless}"
+    );
+
+    // And the shape of `require` (pk_shape_node, pk_shape_items): a list of strings.
+    let typed = dir.path().join("typed.toml");
+    std::fs::write(&typed, check("typed", &plain_at, "require = [\"SIZE\", 8]")).unwrap();
+    let out = picket_testkit::picket_run(&["validate", "-c", typed.to_str().unwrap()], None);
+    assert_eq!(out.code, 78, "{}", out.stderr);
+    assert!(out.stderr.contains(":5:20: check \"typed\", field `require[1]`: expected a string, found an integer"), "{}", out.stderr);
 }

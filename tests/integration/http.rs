@@ -96,6 +96,26 @@ async fn response_time_thresholds_apply() {
     assert!(r.summary.contains("response_time") && r.summary.ends_with("> warn 100ms"), "{}", r.summary);
 }
 
+/// Issue 21: a threshold on a metric the run did not report is never skipped in silence.
+/// `cert_expires_days` comes only from https; on plain http its threshold makes the check
+/// `unknown` by default, or what `missing` says, and the diagnostics name the metric and
+/// the plugin's condition for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_threshold_on_a_metric_the_run_did_not_report_is_named_and_judged_by_missing() {
+    let s = HttpServer::start(|_| Reply::ok("ok"));
+    let note = "metric `cert_expires_days` was not reported (the plugin reports it only for https targets), \
+                so its threshold was not evaluated; missing = ";
+    let r = one(&s.url("/"), "thresholds = { cert_expires_days = { warn = \"30\" } }").await;
+    assert_status(&r, Status::Unknown);
+    assert!(r.summary.ends_with("; cert_expires_days not reported (missing = unknown)"), "{}", r.summary);
+    assert_eq!(r.diagnostics.as_deref(), Some(format!("{note}\"unknown\"").as_str()));
+    let r = one(&s.url("/"), "thresholds = { cert_expires_days = { warn = \"30\", missing = \"ok\" } }").await;
+    assert_status(&r, Status::Ok);
+    assert_eq!(r.diagnostics.as_deref(), Some(format!("{note}\"ok\"").as_str()), "ok, and still said");
+    let r = one(&s.url("/"), "thresholds = { cert_expires_days = { crit = \"7\", missing = \"warning\" } }").await;
+    assert_status(&r, Status::Warning);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connection_refused_is_critical() {
     let port = closed_port();

@@ -9,8 +9,8 @@ fn inspect_a_builtin_shows_params_metrics_and_grants() {
     let out = picket_run(&["plugin", "inspect", "http"], None);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.starts_with("http 0.1.0 — One HTTP(S) request"), "{}", out.stdout);
-    assert!(out.stdout.contains("exports  picket:plugin/check@0.2.0"));
-    assert!(out.stdout.contains("picket:plugin/http@0.2.0"));
+    assert!(out.stdout.contains("exports  picket:plugin/check@0.3.0"));
+    assert!(out.stdout.contains("picket:plugin/http@0.3.0"));
     assert!(out.stdout.contains("target = \"http(s)://host:port/...\""));
     assert!(
         out.stdout.contains("targets\n  URL: http:// (port 80), https:// (port 443); e.g. \"http://localhost:8080/health\"\n"),
@@ -18,6 +18,18 @@ fn inspect_a_builtin_shows_params_metrics_and_grants() {
         out.stdout
     );
     assert!(out.stdout.contains("  follow_redirects   bool      optional"), "{}", out.stdout);
+    // The inside of a shaped param, and a metric's condition.
+    assert!(
+        out.stdout.contains(
+            "    expect.status    integer|string|list optional  200, [200, 204], \"2xx\" or \"200-399\" (default 2xx) \
+             (a string: a status class (\"2xx\") or range (\"200-399\"))\n"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("    expect.json.*    any                 any other key\n"), "{}", out.stdout);
+    assert!(out.stdout.contains("    headers.*        string              any other key\n"), "{}", out.stdout);
+    assert!(out.stdout.contains("(https only) (lower is worse); reported only for https targets\n"), "{}", out.stdout);
     assert!(out.stdout.contains("cert_expires_days  days"));
     assert!(out.stdout.contains("(lower is worse)"));
 }
@@ -48,7 +60,7 @@ fn inspect_json_lists_imports_and_needed_grants() {
     assert_eq!(v["info"]["name"], "fixture");
     assert_eq!(v["sha256"].as_str().unwrap().len(), 64);
     let imports: Vec<&str> = v["imports"].as_array().unwrap().iter().map(|i| i.as_str().unwrap()).collect();
-    assert!(imports.contains(&"picket:plugin/tcp@0.2.0"), "{imports:?}");
+    assert!(imports.contains(&"picket:plugin/tcp@0.3.0"), "{imports:?}");
     assert_eq!(v["info"]["params"][0]["kind"], "string");
     assert_eq!(v["info"]["targets"], serde_json::json!([]), "the fixture takes any target");
     assert_eq!(v["grants_needed"].as_array().unwrap().len(), 3, "tcp, http and disk");
@@ -67,7 +79,7 @@ fn a_component_without_the_check_export_is_refused_with_advice() {
     let out = picket_run(&["plugin", "inspect", path.to_str().unwrap()], None);
     assert_eq!(out.code, 78);
     assert!(
-        out.stderr.contains("plugin does not export picket:plugin/check@0.2.0: it exports nothing; is it a picket plugin"),
+        out.stderr.contains("plugin does not export picket:plugin/check@0.3.0: it exports nothing; is it a picket plugin"),
         "{}",
         out.stderr
     );
@@ -130,5 +142,5 @@ fn precompile_fills_the_cache_for_both_engines_and_refuses_non_plugins() {
     let (_empty_dir, empty) = empty_component();
     let out = picket_run(&["plugin", "precompile", empty.to_str().unwrap(), "--cache-dir", dir], None);
     assert_eq!(out.code, 78);
-    assert!(out.stderr.contains("does not export picket:plugin/check@0.2.0"), "{}", out.stderr);
+    assert!(out.stderr.contains("does not export picket:plugin/check@0.3.0"), "{}", out.stderr);
 }

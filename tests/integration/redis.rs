@@ -40,18 +40,42 @@ async fn ping_and_every_info_metric() {
         assert!(res.metric(m).is_some(), "missing {m}: {res:#?}");
     }
     let pct = res.metric("used_memory_pct").unwrap().value;
-    assert!(pct > 0.0 && pct < 100.0, "{pct}");
+    let used = res.metric("used_memory").unwrap().value;
+    assert!((pct - used * 100.0 / (100 << 20) as f64).abs() < 1e-9, "{pct}% of maxmemory 100mb, used {used}");
+    assert!(res.summary.ends_with(&format!("; memory {pct:.1}% of maxmemory")), "{}", res.summary);
     assert_eq!(res.metric("connected_replicas").unwrap().value, 0.0);
     assert_eq!(res.metric("rdb_last_bgsave_failed").unwrap().value, 0.0);
     assert!(res.metric("cert_expires_days").is_none());
 }
 
+/// Issue 21: with `maxmemory 0` (Redis's default) Redis grows until the host runs out, so
+/// `used_memory_pct` is of the host's memory (`total_system_memory`), and the summary says
+/// so; before, it was not reported and a threshold on it never fired.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn used_memory_pct_is_absent_without_maxmemory() {
+async fn used_memory_pct_is_of_system_memory_without_maxmemory() {
     let r = RedisServer::start("");
-    let res = one(&r.url("redis"), "").await;
+    let info = r.command(None, "INFO memory");
+    let field = |name: &str| -> f64 {
+        let line = info.lines().find_map(|l| l.strip_prefix(&format!("{name}:"))).unwrap_or_else(|| panic!("no {name} in {info}"));
+        line.trim().parse().unwrap()
+    };
+    assert_eq!(field("maxmemory"), 0.0, "{info}");
+    let total = field("total_system_memory");
+    assert!(total > 0.0, "{info}");
+    let res = one(&r.url("redis"), "thresholds = { used_memory_pct = { warn = \"80%\" } }").await;
     assert_status(&res, Status::Ok);
-    assert!(res.metric("used_memory_pct").is_none());
+    let pct = res.metric("used_memory_pct").unwrap_or_else(|| panic!("{res:#?}")).value;
+    let used = res.metric("used_memory").unwrap().value;
+    assert!((pct - used * 100.0 / total).abs() < 1e-9, "{pct}% vs used {used} of {total}");
+    assert!(res.summary.ends_with(&format!("; memory {pct:.1}% of total_system_memory (maxmemory is 0)")), "{}", res.summary);
+    assert_eq!(res.diagnostics, None, "the threshold had its metric");
+
+    // A limit set at run time is the one used from the next run on.
+    assert!(r.command(None, "CONFIG SET maxmemory 1gb").starts_with("+OK"));
+    let res = one(&r.url("redis"), "").await;
+    let pct = res.metric("used_memory_pct").unwrap().value;
+    assert!((pct - res.metric("used_memory").unwrap().value * 100.0 / (1u64 << 30) as f64).abs() < 1e-9, "{pct}");
+    assert!(res.summary.ends_with("% of maxmemory"), "{}", res.summary);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

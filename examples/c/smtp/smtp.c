@@ -122,12 +122,18 @@ void exports_picket_plugin_check_describe(pk_info_t *ret) {
   pk_info_param(ret, "helo", PK_STRING, false, "the name to give in EHLO (default picket.invalid)");
   pk_info_param(ret, "expect", PK_STRING, false, "text the 220 greeting must contain");
   pk_info_param(ret, "require", PK_LIST, false, "EHLO extensions that must be offered, e.g. [\"STARTTLS\", \"SIZE\"]");
+  /* A list of strings: `picket validate` refuses require = ["SIZE", 8] at the 8. The list
+   * node first: a child is made after its parent (and C does not order the arguments). */
+  uint32_t require = pk_shape_node(ret, PK_V_LIST);
+  pk_shape_items(ret, require, pk_shape_node(ret, PK_V_STRING));
   pk_info_param(ret, "starttls", PK_BOOL, false, "upgrade with STARTTLS and verify the certificate (default false)");
   pk_info_param(ret, "server", PK_STRING, false, "talk to this host:port instead of the target (it must be granted)");
   pk_info_metric(ret, "banner_time", "s", "from connecting to the 220 greeting", false);
   pk_info_metric(ret, "response_time", "s", "the whole conversation, QUIT included", false);
   pk_info_metric(ret, "max_size", "B", "the largest message accepted, from the SIZE extension", true);
+  pk_info_metric_when(ret, "when the server offers SIZE with a limit");
   pk_info_metric(ret, "cert_expiry", "days", "until the STARTTLS certificate expires", true);
+  pk_info_metric_when(ret, "with starttls = true");
   /* "mail.example.com:587", or "smtp://mail.example.com" meaning port 25. */
   pk_info_target_host_port(ret);
   pk_info_target_url(ret, "smtp://mail.example.com:25", false);

@@ -4,8 +4,8 @@
 // plugin reports the depth (and the oldest job's age, when the endpoint has it) as
 // metrics, and the check's TOML thresholds decide warning and critical. It reaches the
 // network only through picket's `http` capability: only what the check grants.
-import { send } from 'picket:plugin/http@0.2.0';
-import { log } from 'picket:plugin/log@0.2.0';
+import { send } from 'picket:plugin/http@0.3.0';
+import { log } from 'picket:plugin/log@0.3.0';
 
 function dig(doc, path) {
   let v = doc;
@@ -29,14 +29,14 @@ export const check = {
       version: '0.1.0',
       description: 'jobs waiting in a queue, from a JSON stats endpoint',
       params: [
-        { name: 'depth', kind: 'string', required: false, description: 'dotted path of the waiting count (default depth)' },
-        { name: 'oldest', kind: 'string', required: false, description: "dotted path of the oldest job's age in seconds" },
-        { name: 'url', kind: 'string', required: false, description: 'fetch this instead of the target (it must be granted)' },
+        { name: 'depth', kind: 'string', required: false, description: 'dotted path of the waiting count (default depth)', shape: [] },
+        { name: 'oldest', kind: 'string', required: false, description: "dotted path of the oldest job's age in seconds", shape: [] },
+        { name: 'url', kind: 'string', required: false, description: 'fetch this instead of the target (it must be granted)', shape: [] },
       ],
       metrics: [
-        { name: 'depth', unit: '', description: 'jobs waiting', lowerIsWorse: false },
-        { name: 'oldest_age', unit: 's', description: 'age of the oldest waiting job', lowerIsWorse: false },
-        { name: 'response_time', unit: 's', description: 'time to the full response', lowerIsWorse: false },
+        { name: 'depth', unit: '', description: 'jobs waiting', lowerIsWorse: false, when: undefined },
+        { name: 'oldest_age', unit: 's', description: 'age of the oldest waiting job', lowerIsWorse: false, when: 'with an `oldest` param' },
+        { name: 'response_time', unit: 's', description: 'time to the full response', lowerIsWorse: false, when: undefined },
       ],
       targets: [
         {

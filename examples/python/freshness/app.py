@@ -25,13 +25,13 @@ class Check(exports.Check):
             description="a JSON API answers and a timestamp in it is recent",
             params=[
                 # A duration param: picket parses "10m" and hands over 600000 (milliseconds).
-                types.ParamInfo("max_age", types.ParamKind.DURATION, True, "older than this is critical"),
-                types.ParamInfo("field", types.ParamKind.STRING, False, "dotted path of the timestamp (default updated_at)"),
-                types.ParamInfo("url", types.ParamKind.STRING, False, "fetch this instead of the target (it must be granted)"),
+                types.ParamInfo("max_age", types.ParamKind.DURATION, True, "older than this is critical", []),
+                types.ParamInfo("field", types.ParamKind.STRING, False, "dotted path of the timestamp (default updated_at)", []),
+                types.ParamInfo("url", types.ParamKind.STRING, False, "fetch this instead of the target (it must be granted)", []),
             ],
             metrics=[
-                types.MetricInfo("age", "s", "how old the timestamp is", False),
-                types.MetricInfo("response_time", "s", "time to the full response", False),
+                types.MetricInfo("age", "s", "how old the timestamp is", False, None),
+                types.MetricInfo("response_time", "s", "time to the full response", False, None),
             ],
             targets=[
                 types.TargetShape_Url(

@@ -7,15 +7,15 @@ use std::time::Duration;
 use toml::de::{DeTable, DeValue};
 
 use super::daemon::DaemonSettings;
-use super::doc::{Doc, Value, as_i64, scalar_text, to_json, type_name};
+use super::doc::{Doc, Value, as_i64, entries, scalar_text, type_name};
 use super::error::{ConfigError, suggestion};
 use super::policy::{Timing, parse_depends_on, parse_forecasts};
 use super::{CheckSpec, Secrets};
 use crate::catalog::{Catalog, Described, PluginRef};
 use picket_core::grants::MAX_MEMORY_CAP;
 use picket_core::grants::{Grant, Grants, Limits, TlsOptions};
-use picket_core::plugin::{ParamInfo, ParamKind};
-use picket_core::threshold::{Range, Threshold};
+use picket_core::result::Status;
+use picket_core::threshold::{DEFAULT_MISSING, DEFAULT_MISSING_FORECAST, Range, Threshold};
 use picket_core::units::{parse_duration, parse_size};
 
 const TOP_KEYS: &[&str] = &["defaults", "check", "daemon", "notify", "route", "maintenance"];
@@ -50,23 +50,20 @@ struct Defaults {
     timing: Timing,
 }
 
-fn entries<'t, 'i>(t: &'t DeTable<'i>) -> impl Iterator<Item = (&'t str, std::ops::Range<usize>, &'t Value<'i>)> {
-    t.iter().map(|(k, v)| (k.get_ref().as_ref(), k.span(), v))
-}
-
 /// One file's checks, its `[daemon]` table if it has one, and every error found.
 pub struct FileContents {
     pub checks: Vec<CheckSpec>,
     pub daemon: Option<DaemonSettings>,
     pub notify: super::notify::Parts,
     pub errors: Vec<ConfigError>,
+    pub warnings: Vec<super::error::ConfigWarning>,
 }
 
 /// Loads one file.
 pub async fn load_file<C: Catalog>(path: &Path, text: &str, catalog: &C) -> FileContents {
     let mut doc = Doc::new(path, text);
     let Some(root) = doc.parse() else {
-        return FileContents { checks: Vec::new(), daemon: None, notify: Default::default(), errors: doc.errors };
+        return FileContents { checks: Vec::new(), daemon: None, notify: Default::default(), errors: doc.errors, warnings: doc.warnings };
     };
     let root = root.into_inner();
 
@@ -112,7 +109,7 @@ pub async fn load_file<C: Catalog>(path: &Path, text: &str, catalog: &C) -> File
             other => doc.error(v.span(), format!("each [[check]] must be a table, not {}", type_name(other))),
         }
     }
-    FileContents { checks, daemon, notify, errors: doc.errors }
+    FileContents { checks, daemon, notify, errors: doc.errors, warnings: doc.warnings }
 }
 
 /// Reads the limit keys shared by `[defaults]` and `[[check]]`; returns whether `key` was one.
@@ -328,7 +325,8 @@ async fn parse_check<C: Catalog>(
     let mut secrets: Vec<String> = endpoint.as_ref().and_then(|e| e.password.clone()).into_iter().collect();
     // So is a recovery action's environment read from a secret reference.
     secrets.extend(recover.iter().flat_map(|r| r.env.iter().filter(|e| e.secret).map(|e| e.value.clone())));
-    let params_json = validate_params(doc, &ctx, &span, info.map(|i| i.params.as_slice()), &plugin_name, params, &mut secrets);
+    let params_json =
+        super::params::validate_params(doc, &ctx, &span, info.map(|i| i.params.as_slice()), &plugin_name, CHECK_KEYS, params, &mut secrets);
     let unit_of = |m: &str| match &plugin {
         Ok(p) => p.info.metric(m).map(|m| m.unit.clone()),
         Err(_) => Some(String::new()),
@@ -406,131 +404,8 @@ fn parse_tls(doc: &mut Doc<'_>, ctx: &str, v: &Value<'_>, tls: &mut TlsOptions) 
     }
 }
 
-/// Checks params against the plugin's declared ones and turns them into JSON.
-fn validate_params(
-    doc: &mut Doc<'_>,
-    ctx: &str,
-    check_span: &std::ops::Range<usize>,
-    declared: Option<&[ParamInfo]>,
-    plugin: &str,
-    params: BTreeMap<String, (std::ops::Range<usize>, &Value<'_>)>,
-    secrets: &mut Vec<String>,
-) -> String {
-    let mut out = serde_json::Map::new();
-    if let Some(declared) = declared {
-        for (key, (span, v)) in &params {
-            let Some(p) = declared.iter().find(|p| &p.name == key) else {
-                let candidates = CHECK_KEYS.iter().copied().chain(declared.iter().map(|p| p.name.as_str()));
-                let valid: Vec<&str> = declared.iter().map(|p| p.name.as_str()).collect();
-                let accepts = if valid.is_empty() { "it takes no params".to_string() } else { format!("it accepts {}", valid.join(", ")) };
-                doc.error(
-                    span.clone(),
-                    format!("{ctx}: unknown field `{key}` for plugin `{plugin}`{} ({accepts})", suggestion(key, candidates)),
-                );
-                continue;
-            };
-            if let Err(problem) = as_kind(p.kind, v.get_ref()) {
-                doc.error(v.span(), format!("{ctx}, field `{key}`: {problem}"));
-            }
-        }
-        for p in declared.iter().filter(|p| p.required) {
-            if !params.contains_key(&p.name) {
-                doc.error(
-                    check_span.clone(),
-                    format!("{ctx} is missing the field `{}` required by plugin `{plugin}` ({})", p.name, p.description),
-                );
-            }
-        }
-    }
-    for (key, (_, v)) in params {
-        let kind = declared.and_then(|d| d.iter().find(|p| p.name == key)).map(|p| p.kind);
-        let value = match kind {
-            Some(ParamKind::Secret) => match resolve_secret(doc, v) {
-                Ok(secret) => {
-                    secrets.push(secret.clone());
-                    serde_json::Value::String(secret)
-                }
-                Err(e) => {
-                    doc.error(v.span(), format!("{ctx}, field `{key}`: {e}"));
-                    continue;
-                }
-            },
-            // Durations and sizes arrive parsed, so plugins never parse them themselves.
-            Some(k @ (ParamKind::Duration | ParamKind::Size)) => match as_kind(k, v.get_ref()) {
-                Ok(Some(n)) => serde_json::Value::from(n),
-                _ => continue,
-            },
-            _ => to_json(v.get_ref()),
-        };
-        out.insert(key, value);
-    }
-    serde_json::to_string(&out).expect("params serialize")
-}
-
-/// A secret: `{ env = "VAR" }`, `{ file = "path" }` (relative to the check file; one
-/// trailing newline dropped), or a literal string. Error messages never contain the value.
-pub(super) fn resolve_secret(doc: &Doc<'_>, v: &Value<'_>) -> Result<String, String> {
-    let help = "expected { env = \"VAR\" }, { file = \"path\" } or a string";
-    match v.get_ref() {
-        DeValue::String(s) => Ok(s.to_string()),
-        DeValue::Table(t) => {
-            let mut refs = entries(t);
-            let (Some((kind, _, value)), None) = (refs.next(), refs.next()) else { return Err(help.into()) };
-            let Some(name) = value.get_ref().as_str() else { return Err(help.into()) };
-            match kind {
-                "env" => match std::env::var(name) {
-                    Ok(val) if !val.is_empty() => Ok(val),
-                    Ok(_) => Err(format!("environment variable {name} is empty")),
-                    Err(_) => Err(format!("environment variable {name} is not set")),
-                },
-                "file" => {
-                    let path = doc.relative(name);
-                    let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read secret file {}: {e}", path.display()))?;
-                    let text = text.strip_suffix('\n').unwrap_or(&text);
-                    let text = text.strip_suffix('\r').unwrap_or(text);
-                    if text.is_empty() {
-                        return Err(format!("secret file {} is empty", path.display()));
-                    }
-                    Ok(text.to_string())
-                }
-                _ => Err(help.into()),
-            }
-        }
-        _ => Err(help.into()),
-    }
-}
-
-/// Checks a param's value against its declared kind; for durations and sizes, the value
-/// as the plugin receives it (whole milliseconds, bytes).
-fn as_kind(kind: ParamKind, v: &DeValue<'_>) -> Result<Option<u64>, String> {
-    let mismatch = || Err(format!("expected {kind}, found {}", type_name(v)));
-    let ok = match kind {
-        ParamKind::String => v.is_str(),
-        ParamKind::Integer => v.is_integer(),
-        ParamKind::Number => v.is_integer() || v.is_float(),
-        ParamKind::Bool => v.is_bool(),
-        ParamKind::List => v.is_array(),
-        ParamKind::Table => v.is_table(),
-        ParamKind::Secret => v.is_str() || v.is_table(),
-        ParamKind::Any => true,
-        ParamKind::Duration => {
-            let Some(text) = v.as_str() else { return mismatch() };
-            let d = parse_duration(text)?;
-            if d.subsec_nanos() % 1_000_000 != 0 {
-                return Err(format!("{text:?} is not a whole number of milliseconds"));
-            }
-            return u64::try_from(d.as_millis()).map(Some).map_err(|_| format!("{text:?} is too long"));
-        }
-        ParamKind::Size => {
-            return match v {
-                DeValue::String(s) => parse_size(s).map(Some),
-                DeValue::Integer(_) => as_i64(v).and_then(|n| u64::try_from(n).ok()).map(Some).ok_or("must not be negative".into()),
-                _ => mismatch(),
-            };
-        }
-    };
-    if ok { Ok(None) } else { mismatch() }
-}
+/// The keys of one metric's threshold table.
+const THRESHOLD_KEYS: [&str; 3] = ["warn", "crit", "missing"];
 
 fn parse_thresholds(doc: &mut Doc<'_>, ctx: &str, v: &Value<'_>, plugin: Option<&Described>, forecasts: &[&str]) -> Vec<Threshold> {
     let DeValue::Table(t) = v.get_ref() else {
@@ -545,34 +420,39 @@ fn parse_thresholds(doc: &mut Doc<'_>, ctx: &str, v: &Value<'_>, plugin: Option<
         let declared = plugin.map(|p| &p.info.metrics).filter(|m| !m.is_empty());
         let info = declared.and_then(|ms| ms.iter().find(|m| m.name == metric));
         let is_forecast = forecasts.contains(&metric);
-        if let (Some(ms), None, false) = (declared, info, is_forecast) {
-            let names: Vec<&str> = ms.iter().map(|m| m.name.as_str()).chain(forecasts.iter().copied()).collect();
-            doc.error(
-                mspan,
-                format!(
-                    "{ctx}, field `thresholds`: plugin does not report a metric `{metric}`{} (it reports {})",
-                    suggestion(metric, names.iter().copied()),
-                    names.join(", ")
-                ),
-            );
-            continue;
-        }
         let DeValue::Table(lt) = levels.get_ref() else {
             doc.error(levels.span(), format!("{ctx}, field `thresholds.{metric}`: expected {{ warn = ..., crit = ... }}"));
             continue;
         };
-        let mut th = Threshold { metric: metric.to_string(), warn: None, crit: None };
+        let default_missing = if is_forecast { DEFAULT_MISSING_FORECAST } else { DEFAULT_MISSING };
+        let mut th = Threshold { metric: metric.to_string(), warn: None, crit: None, missing: default_missing };
         let errors_before = doc.errors.len();
         for (level, lspan, lv) in entries(lt) {
             let slot = match level {
                 "warn" => &mut th.warn,
                 "crit" => &mut th.crit,
+                "missing" => {
+                    match lv.get_ref().as_str() {
+                        Some(text) if Status::parse(text).is_some() => th.missing = Status::parse(text).unwrap_or(default_missing),
+                        found => {
+                            let names = Status::ALL.map(Status::as_str);
+                            let hint = found.map(|text| suggestion(text, names)).unwrap_or_default();
+                            doc.error(
+                                lv.span(),
+                                format!(
+                                    "{ctx}, field `thresholds.{metric}.missing`: expected one of \"ok\", \"unknown\", \"warning\", \"critical\"{hint}"
+                                ),
+                            );
+                        }
+                    }
+                    continue;
+                }
                 _ => {
                     doc.error(
                         lspan,
                         format!(
-                            "{ctx}: unknown field `thresholds.{metric}.{level}`{} (use warn and crit)",
-                            suggestion(level, ["warn", "crit"])
+                            "{ctx}: unknown field `thresholds.{metric}.{level}`{} (use warn, crit and missing)",
+                            suggestion(level, THRESHOLD_KEYS)
                         ),
                     );
                     continue;
@@ -597,9 +477,25 @@ fn parse_thresholds(doc: &mut Doc<'_>, ctx: &str, v: &Value<'_>, plugin: Option<
         if doc.errors.len() > errors_before {
             continue;
         }
-        if th.warn.is_none() && th.crit.is_none() {
+        if th.warn.is_none() && th.crit.is_none() && !lt.contains_key("missing") {
             doc.error(levels.span(), format!("{ctx}, field `thresholds.{metric}`: give warn, crit or both"));
             continue;
+        }
+        // A metric the plugin does not list may still be reported (a plugin may name
+        // metrics at run time), so this does not stop the file; but most often it is a
+        // typo, which would otherwise surface only as `missing` at the first run.
+        if let (Some(ms), None, false) = (declared, info, is_forecast) {
+            let names: Vec<&str> = ms.iter().map(|m| m.name.as_str()).chain(forecasts.iter().copied()).collect();
+            doc.warn(
+                mspan,
+                format!(
+                    "{ctx}, field `thresholds`: plugin does not list a metric `{metric}`{} (it reports {}); a run without it is {} (missing = \"{}\")",
+                    suggestion(metric, names.iter().copied()),
+                    names.join(", "),
+                    th.missing,
+                    th.missing
+                ),
+            );
         }
         out.push(th);
     }

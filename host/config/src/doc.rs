@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::error::ConfigError;
+use super::error::{ConfigError, ConfigWarning};
 
 pub type Value<'i> = Spanned<DeValue<'i>>;
 
@@ -18,12 +18,13 @@ pub struct Doc<'a> {
     /// from the top (a file of 10,000 checks asks for 10,000 of them).
     line_starts: Vec<usize>,
     pub errors: Vec<ConfigError>,
+    pub warnings: Vec<ConfigWarning>,
 }
 
 impl<'a> Doc<'a> {
     pub fn new(path: &'a Path, src: &'a str) -> Doc<'a> {
         let line_starts = std::iter::once(0).chain(src.match_indices('\n').map(|(i, _)| i + 1)).collect();
-        Doc { path, src, line_starts, errors: Vec::new() }
+        Doc { path, src, line_starts, errors: Vec::new(), warnings: Vec::new() }
     }
 
     pub fn parse(&mut self) -> Option<Spanned<DeTable<'a>>> {
@@ -51,6 +52,12 @@ impl<'a> Doc<'a> {
         self.errors.push(ConfigError { file: self.path.to_path_buf(), line, column, message });
     }
 
+    /// Records a problem that does not stop the file from loading.
+    pub fn warn(&mut self, span: Range<usize>, message: String) {
+        let (line, column) = self.position(span.start);
+        self.warnings.push(ConfigWarning(ConfigError { file: self.path.to_path_buf(), line, column, message }));
+    }
+
     pub fn line_of(&self, span: &Range<usize>) -> usize {
         self.position(span.start).0
     }
@@ -59,6 +66,30 @@ impl<'a> Doc<'a> {
     pub fn relative(&self, written: &str) -> PathBuf {
         let p = Path::new(written);
         if p.is_absolute() { p.to_path_buf() } else { self.path.parent().unwrap_or(Path::new(".")).join(p) }
+    }
+}
+
+/// A table's keys with their spans, and values, in file order.
+pub fn entries<'t, 'i>(t: &'t DeTable<'i>) -> impl Iterator<Item = (&'t str, Range<usize>, &'t Value<'i>)> {
+    t.iter().map(|(k, v)| (k.get_ref().as_ref(), k.span(), v))
+}
+
+/// A duration param as the plugin receives it: whole milliseconds.
+pub fn duration_ms(text: &str) -> Result<u64, String> {
+    let d = picket_core::units::parse_duration(text)?;
+    if d.subsec_nanos() % 1_000_000 != 0 {
+        return Err(format!("{text:?} is not a whole number of milliseconds"));
+    }
+    u64::try_from(d.as_millis()).map_err(|_| format!("{text:?} is too long"))
+}
+
+/// A size param (a size string or an integer of bytes) as the plugin receives it: bytes.
+/// `None`: the value is neither a string nor an integer.
+pub fn size_bytes(v: &DeValue<'_>) -> Option<Result<u64, String>> {
+    match v {
+        DeValue::String(s) => Some(picket_core::units::parse_size(s)),
+        DeValue::Integer(_) => Some(as_i64(v).and_then(|n| u64::try_from(n).ok()).ok_or("must not be negative".into())),
+        _ => None,
     }
 }
 

@@ -31,7 +31,9 @@ mod daemon;
 mod doc;
 mod error;
 mod notify;
+mod params;
 mod policy;
+mod shape;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -39,7 +41,7 @@ use std::time::Duration;
 
 pub use catalog::{Catalog, Described, PluginRef};
 pub use daemon::{DEFAULT_CONCURRENCY, DEFAULT_LISTEN, DaemonSettings};
-pub use error::{ConfigError, ConfigErrors, suggestion};
+pub use error::{ConfigError, ConfigErrors, ConfigWarning, in_file_order, suggestion};
 pub use policy::{AlertPolicy, ForecastSpec};
 
 use picket_core::grants::{Grants, Limits, TlsOptions};
@@ -56,6 +58,8 @@ pub struct Plan {
     pub daemon: DaemonSettings,
     /// Channels, routes and maintenance windows.
     pub notify: Arc<picket_core::notify::router::NotifyPlan>,
+    /// What loads but probably does not do what was meant, in file order.
+    pub warnings: Vec<ConfigWarning>,
 }
 
 /// One check, ready to run.
@@ -201,7 +205,7 @@ impl CheckSpec {
             "plugin": plugin.as_ref().map(|p| p.sha256.clone()).map_err(|f| f.to_string()),
             "target": target,
             "params": params,
-            "thresholds": thresholds.iter().map(|t| (&t.metric, level(&t.warn), level(&t.crit))).collect::<Vec<_>>(),
+            "thresholds": thresholds.iter().map(|t| (&t.metric, level(&t.warn), level(&t.crit), t.missing.as_str())).collect::<Vec<_>>(),
             "limits": [ms(&limits.timeout), limits.memory, limits.output as u64],
             "grants": grants.to_string(),
             "tls": [tls.ca_file.as_ref().map(|p| p.display().to_string()), Some(tls.insecure.to_string())],
@@ -280,6 +284,12 @@ impl CheckSpec {
         }
     }
 
+    /// When the plugin reports `metric` only under some condition, that condition ("for
+    /// https targets"), per its describe info.
+    pub fn reported_only(&self, metric: &str) -> Option<&str> {
+        self.plugin.as_ref().ok()?.info.metric(metric)?.when.as_deref()
+    }
+
     /// Whether smaller values of `metric` are worse, per the plugin's describe info.
     /// A forecast (time left) is lower-is-worse too.
     pub fn lower_is_worse(&self, metric: &str) -> bool {
@@ -328,7 +338,7 @@ impl Plan {
 
 /// Reads a check file, or every `*.toml` directly inside a directory.
 pub async fn load<C: Catalog>(path: &Path, catalog: &C) -> Result<Plan, ConfigErrors> {
-    let one = |message: String| ConfigErrors(vec![ConfigError { file: path.to_path_buf(), line: 0, column: 0, message }]);
+    let one = |message: String| ConfigErrors::new(vec![ConfigError { file: path.to_path_buf(), line: 0, column: 0, message }]);
     let meta = std::fs::metadata(path).map_err(|e| one(format!("cannot read: {e}")))?;
     let files = if meta.is_dir() {
         let mut files: Vec<PathBuf> = std::fs::read_dir(path)
@@ -346,6 +356,7 @@ pub async fn load<C: Catalog>(path: &Path, catalog: &C) -> Result<Plan, ConfigEr
     };
 
     let mut errors = Vec::new();
+    let mut warnings = Vec::new();
     let mut checks: Vec<Arc<CheckSpec>> = Vec::new();
     let mut settings: Option<DaemonSettings> = None;
     let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
@@ -360,6 +371,7 @@ pub async fn load<C: Catalog>(path: &Path, catalog: &C) -> Result<Plan, ConfigEr
         };
         let contents = check::load_file(file, &text, catalog).await;
         errors.extend(contents.errors);
+        warnings.extend(contents.warnings);
         notify_parts.push(contents.notify);
         if let Some(d) = contents.daemon {
             match &settings {
@@ -420,13 +432,14 @@ pub async fn load<C: Catalog>(path: &Path, catalog: &C) -> Result<Plan, ConfigEr
     if errors.is_empty() && checks.is_empty() {
         errors.push(ConfigError { file: path.to_path_buf(), line: 0, column: 0, message: "no [[check]] tables found".into() });
     }
+    // File order, then position: the order a person reads the files in.
+    let order = |e: &ConfigError| files.iter().position(|f| *f == e.file).unwrap_or(usize::MAX);
+    warnings.sort_by_key(|w: &ConfigWarning| (order(&w.0), w.0.line, w.0.column));
     if !errors.is_empty() {
-        // File order, then position: the order a person reads the files in.
-        let order = |e: &ConfigError| files.iter().position(|f| *f == e.file).unwrap_or(usize::MAX);
         errors.sort_by_key(|e| (order(e), e.line, e.column));
-        return Err(ConfigErrors(errors));
+        return Err(ConfigErrors { errors, warnings });
     }
-    Ok(Plan { checks, files, daemon: settings.unwrap_or_default(), notify: Arc::new(notify) })
+    Ok(Plan { checks, files, daemon: settings.unwrap_or_default(), notify: Arc::new(notify), warnings })
 }
 
 /// `depends_on` names that do not exist, and cycles (which would inhibit each other forever).

@@ -28,9 +28,9 @@ use std::time::Duration;
 
 use toml::de::{DeTable, DeValue};
 
-use super::check::resolve_secret;
-use super::doc::{Doc, Value, as_f64, as_i64, to_json, type_name};
+use super::doc::{Doc, Value, as_f64, as_i64, entries, to_json, type_name};
 use super::error::{ConfigError, suggestion};
+use super::params::resolve_secret;
 use crate::catalog::Catalog;
 use picket_core::notify::quiet::{Maintenance, Window};
 use picket_core::notify::router::{DEFAULT_COOLDOWN, Escalate, NotifyPlan, Remind, Route};
@@ -61,10 +61,6 @@ const ROUTE_KEYS: &[&str] = &["notify", "cooldown", "remind", "escalate", "resol
 const MAINTENANCE_KEYS: &[&str] = &["checks", "cron", "duration", "timezone", "start", "end", "reason"];
 const RECOVER_KEYS: &[&str] =
     &["run", "http", "method", "body", "recheck_after", "max", "within", "timeout", "env", "inherit_env", "notify", "route"];
-
-fn entries<'t, 'i>(t: &'t DeTable<'i>) -> impl Iterator<Item = (&'t str, std::ops::Range<usize>, &'t Value<'i>)> {
-    t.iter().map(|(k, v)| (k.get_ref().as_ref(), k.span(), v))
-}
 
 fn valid_name(name: &str) -> bool {
     !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))

@@ -5,11 +5,14 @@ use std::time::Duration;
 
 use picket_core::grants::Grant;
 use picket_core::plugin::{ForecastInfo, MetricInfo, ParamInfo, ParamKind, PluginInfo, TargetShape, UrlScheme, UrlShape};
-use picket_core::result::Failure;
+use picket_core::result::{Failure, Status};
+use picket_core::shape::{Pattern, Shape, ShapeKey, ValueKind};
 
 use super::*;
 
-/// Two built-ins: `probe`, with a `path` param and a `latency` metric, taking any target;
+/// Two built-ins: `probe`, with a `path` param, shaped `expect`, `headers` and `mode`
+/// params (see [`expect_shape`]), a `latency` metric and a `cert_days` metric reported
+/// only for https targets, taking any target;
 /// and `store`, which takes `store://` URLs (port 7000 by default, a user required) or
 /// paths, has params of every kind, and forecasts its `used` metric. Channels of kind
 /// `pager` need a `key`.
@@ -28,8 +31,16 @@ impl Catalog for Fake {
                     name: "probe".into(),
                     version: "1".into(),
                     description: String::new(),
-                    params: vec![param("path", ParamKind::String)],
-                    metrics: vec![metric("latency", "s")],
+                    params: vec![
+                        param("path", ParamKind::String),
+                        shaped("expect", ParamKind::Table, expect_shape()),
+                        shaped("headers", ParamKind::Table, Shape { other_keys: Some(Box::new(string())), ..Shape::table(Vec::new()) }),
+                        shaped("mode", ParamKind::String, Shape { one_of: vec!["disable".into(), "require".into()], ..string() }),
+                    ],
+                    metrics: vec![
+                        metric("latency", "s"),
+                        MetricInfo { when: Some("for https targets".into()), ..metric("cert_days", "days") },
+                    ],
                     targets: Vec::new(),
                     forecasts: Vec::new(),
                 },
@@ -85,11 +96,39 @@ impl Catalog for Fake {
 }
 
 fn param(name: &str, kind: ParamKind) -> ParamInfo {
-    ParamInfo { name: name.into(), kind, required: false, description: String::new() }
+    ParamInfo { name: name.into(), kind, required: false, description: String::new(), shape: None }
+}
+
+fn shaped(name: &str, kind: ParamKind, shape: Shape) -> ParamInfo {
+    ParamInfo { shape: Some(shape), ..param(name, kind) }
 }
 
 fn metric(name: &str, unit: &str) -> MetricInfo {
-    MetricInfo { name: name.into(), unit: unit.into(), description: String::new(), lower_is_worse: false }
+    MetricInfo { name: name.into(), unit: unit.into(), description: String::new(), lower_is_worse: false, when: None }
+}
+
+fn string() -> Shape {
+    Shape::of(&[ValueKind::String])
+}
+
+fn key(name: &str, shape: Shape, required: bool) -> ShapeKey {
+    ShapeKey { name: name.into(), required, description: format!("the {name}"), shape }
+}
+
+/// Like the http plugin's `expect`: `status` is 200, "2xx", "200-399" or a list of those;
+/// `json` takes any keys; `retry` is a nested table with a required duration and a size.
+fn expect_shape() -> Shape {
+    let class = Pattern::new("[1-5]xx|[0-9]{3}-[0-9]{3}", "a status class (\"2xx\") or range (\"200-399\")").unwrap();
+    let code = Shape { pattern: Some(class), ..Shape::of(&[ValueKind::Integer, ValueKind::String]) };
+    let status = Shape { kinds: vec![ValueKind::Integer, ValueKind::String, ValueKind::List], items: Some(Box::new(code.clone())), ..code };
+    let retry =
+        Shape::table(vec![key("every", Shape::of(&[ValueKind::Duration]), true), key("max_body", Shape::of(&[ValueKind::Size]), false)]);
+    Shape::table(vec![
+        key("status", status, false),
+        key("body", string(), false),
+        key("json", Shape { other_keys: Some(Box::new(Shape::default())), ..Shape::table(Vec::new()) }, false),
+        key("retry", retry, false),
+    ])
 }
 
 fn file(text: &str) -> tempfile::NamedTempFile {
@@ -276,4 +315,141 @@ async fn flapping_and_recovery_keys_are_read_and_the_old_flap_keys_say_what_repl
     assert!(errors.contains("flap_stop (30) must be below flap_start (20)"), "{errors}");
     assert!(errors.contains("field `recover.notify`: expected \"always\" (page at once) or \"after_failure\""), "{errors}");
     assert!(errors.contains("\"1X\" is not a name picket can set"), "{errors}");
+}
+
+/// `check "api"` with `extra` lines after its target (line 4), loaded against the fake.
+async fn probe(extra: &str) -> Result<Plan, ConfigErrors> {
+    let f = file(&format!("[[check]]\nname = \"api\"\nplugin = \"probe\"\ntarget = \"http://localhost:8080/\"\n{extra}"));
+    load(f.path(), &Fake).await
+}
+
+#[tokio::test]
+async fn a_typo_inside_a_shaped_table_is_an_error_at_the_key_with_a_suggestion() {
+    let errors = probe("expect = { stauts = 200 }\n").await.unwrap_err().to_string();
+    assert!(
+        errors.ends_with(
+            ":5:12: check \"api\", field `expect.stauts`: unknown key; did you mean `status`? (expect takes status, body, json, retry)"
+        ),
+        "{errors}"
+    );
+    let errors = probe("expect = { retry = { evry = \"5s\" } }\n").await.unwrap_err().to_string();
+    assert!(errors.contains(":5:22: check \"api\", field `expect.retry.evry`: unknown key; did you mean `every`?"), "{errors}");
+    // The table is then missing its required key, said at the table.
+    assert!(errors.contains(":5:20: check \"api\", field `expect.retry`: missing the required key `every` (the every)"), "{errors}");
+}
+
+#[tokio::test]
+async fn a_wrong_kind_inside_a_shaped_table_is_an_error_at_the_value() {
+    let errors = probe("expect = { status = \"200\" }\n").await.unwrap_err().to_string();
+    assert!(
+        errors.ends_with(":5:21: check \"api\", field `expect.status`: expected an integer, found a string; write 200 without quotes"),
+        "{errors}"
+    );
+    let errors = probe("expect = { status = \"2yy\", body = 3 }\n").await.unwrap_err().to_string();
+    assert!(
+        errors.contains(":5:21: check \"api\", field `expect.status`: \"2yy\" is not a status class (\"2xx\") or range (\"200-399\")"),
+        "{errors}"
+    );
+    assert!(errors.contains(":5:35: check \"api\", field `expect.body`: expected a string, found an integer"), "{errors}");
+    let errors = probe("expect = { status = [200, true], retry = { every = \"5 mins\" } }\n").await.unwrap_err().to_string();
+    assert!(
+        errors.contains(":5:27: check \"api\", field `expect.status[1]`: expected an integer or a string, found a boolean"),
+        "{errors}"
+    );
+    assert!(errors.contains("field `expect.retry.every`: "), "{errors}");
+    let errors =
+        probe("expect = { status = 1.5 }\nheaders = { X-Token = 1, \"a b\" = \"c\" }\nmode = \"requre\"\n").await.unwrap_err().to_string();
+    assert!(errors.contains("field `expect.status`: expected an integer, a string or an array, found a number"), "{errors}");
+    assert!(errors.contains(":6:23: check \"api\", field `headers.X-Token`: expected a string, found an integer"), "{errors}");
+    assert!(
+        errors.contains(":7:8: check \"api\", field `mode`: unknown value \"requre\"; did you mean `require`? (one of disable, require)"),
+        "{errors}"
+    );
+    assert!(!errors.contains("a b"), "a quoted key with a string is fine: {errors}");
+}
+
+#[tokio::test]
+async fn what_fits_the_shape_arrives_as_json_with_durations_and_sizes_parsed_at_any_depth() {
+    let plan = probe(
+        "expect = { status = [200, \"3xx\"], json = { \"checks.db\" = \"up\", nested = { any = [1, true] } }, \
+         retry = { every = \"1.5s\", max_body = \"1KiB\" } }\nheaders = { Accept = \"text/plain\" }\nmode = \"require\"\n",
+    )
+    .await
+    .unwrap();
+    let params: serde_json::Value = serde_json::from_str(&plan.checks[0].params).unwrap();
+    assert_eq!(
+        params,
+        serde_json::json!({
+            "expect": {
+                "status": [200, "3xx"],
+                "json": { "checks.db": "up", "nested": { "any": [1, true] } },
+                "retry": { "every": 1500, "max_body": 1024 },
+            },
+            "headers": { "Accept": "text/plain" },
+            "mode": "require",
+        })
+    );
+}
+
+#[tokio::test]
+async fn a_param_without_a_shape_is_checked_by_its_kind_only() {
+    let f = file("[[check]]\nname = \"s\"\nplugin = \"store\"\ntarget = \"/\"\na_table = { stauts = \"200\", deep = { x = [1] } }\n");
+    let plan = load(f.path(), &Fake).await.unwrap();
+    assert_eq!(plan.checks[0].params, r#"{"a_table":{"stauts":"200","deep":{"x":[1]}}}"#);
+}
+
+#[tokio::test]
+async fn missing_chooses_the_status_for_an_unreported_metric_and_defaults_by_kind_of_metric() {
+    let plan = probe("thresholds = { latency = { warn = \"1s\" }, cert_days = { crit = \"7\", missing = \"warning\" } }\n").await.unwrap();
+    let th = &plan.checks[0].thresholds;
+    assert_eq!((th[0].metric.as_str(), th[0].missing), ("latency", Status::Unknown));
+    assert_eq!((th[1].metric.as_str(), th[1].missing), ("cert_days", Status::Warning));
+    let f = file(
+        "[[check]]\nname = \"s\"\nplugin = \"store\"\ntarget = \"/\"\nthresholds = { days_until_full = { warn = \"30d\" }, used = { missing = \"critical\" } }\n",
+    );
+    let plan = load(f.path(), &Fake).await.unwrap();
+    let th = &plan.checks[0].thresholds;
+    assert_eq!(th[0].missing, Status::Ok, "no forecast value means no trend toward the limit");
+    assert_eq!(
+        (th[1].missing, th[1].warn.is_none() && th[1].crit.is_none()),
+        (Status::Critical, true),
+        "missing alone requires the metric"
+    );
+
+    let errors = probe("thresholds = { latency = { warn = \"1s\", missing = \"warn\" }, cert_days = { mising = \"ok\" } }\n")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        errors.contains(
+            ":5:51: check \"api\", field `thresholds.latency.missing`: expected one of \"ok\", \"unknown\", \"warning\", \"critical\"; did you mean `warning`?"
+        ),
+        "{errors}"
+    );
+    assert!(errors.contains("unknown field `thresholds.cert_days.mising`; did you mean `missing`?"), "{errors}");
+    assert_ne!(
+        probe("thresholds = { latency = { warn = \"1s\" } }\n").await.unwrap().checks[0].fingerprint,
+        probe("thresholds = { latency = { warn = \"1s\", missing = \"ok\" } }\n").await.unwrap().checks[0].fingerprint,
+        "missing changes how the check is judged"
+    );
+}
+
+#[tokio::test]
+async fn a_threshold_on_a_metric_the_plugin_does_not_list_is_a_warning_at_the_metric() {
+    let plan = probe("thresholds = { latncy = { warn = \"1s\" } }\n").await.unwrap();
+    assert_eq!(plan.checks[0].thresholds.len(), 1, "it still applies if a run reports it");
+    let warnings: Vec<String> = plan.warnings.iter().map(|w| w.to_string()).collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].ends_with(
+            ":5:16: warning: check \"api\", field `thresholds`: plugin does not list a metric `latncy`; did you mean `latency`? \
+             (it reports latency, cert_days); a run without it is unknown (missing = \"unknown\")"
+        ),
+        "{warnings:?}"
+    );
+    // With an error in the same file, the warning comes along, in file order.
+    let errors = probe("thresholds = { latncy = { warn = \"1s\" } }\nexpect = { stauts = 200 }\n").await.unwrap_err();
+    assert_eq!((errors.errors.len(), errors.warnings.len()), (1, 1));
+    let text = errors.to_string();
+    assert!(text.find("warning: ").unwrap() < text.find("unknown key").unwrap(), "{text}");
 }

@@ -5,7 +5,7 @@
 //! decisions made from results: [`schedule`] (when a check is due), [`state`] (the per-check
 //! state machine and the [`events`] it emits), [`forecast`] (least-squares trends) and
 //! [`policy`] (alerting and forecast settings as plain data). [`plugin`] is what a plugin
-//! declares about itself, and [`target`] resolves a check's target against it into
+//! declares about itself (with [`shape`], the shape of its params' values), and [`target`] resolves a check's target against it into
 //! [`grants`] and the parsed endpoint the plugin receives.
 //!
 //! Architecture Invariant: no I/O and no clock. Nothing here reads the time, a file, the
@@ -22,6 +22,7 @@ pub mod policy;
 pub mod recovery;
 pub mod result;
 pub mod schedule;
+pub mod shape;
 pub mod state;
 pub mod target;
 pub mod text;

@@ -1,5 +1,5 @@
-//! What a plugin says about itself (`describe`), in host types: its params and their
-//! kinds, its metrics, the target shapes it accepts and the forecasts it derives by
+//! What a plugin says about itself (`describe`), in host types: its params, their kinds
+//! and the shapes of their values ([`crate::shape`]), its metrics (and when each is reported), the target shapes it accepts and the forecasts it derives by
 //! default. The sandbox produces it (and checks it with [`PluginInfo::problems`]); config
 //! validates check files against it through a catalog. Nothing here knows any particular
 //! plugin: what a target must look like is what the plugin declared.
@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::policy::ForecastSpec;
+use crate::shape::{Shape, ValueKind};
 use crate::units::format_metric;
 
 /// What a param's value must be (`param-kind` in `wit/plugin.wit`, which says how each
@@ -46,6 +47,23 @@ impl ParamKind {
         ParamKind::Any,
     ];
 
+    /// Whether a param of this kind may have a value of `kind` (what a declared shape's
+    /// root may allow). A secret has no shape: its value is resolved, not checked.
+    pub fn admits(self, kind: ValueKind) -> bool {
+        match self {
+            ParamKind::String => kind == ValueKind::String,
+            ParamKind::Integer => kind == ValueKind::Integer,
+            ParamKind::Number => matches!(kind, ValueKind::Integer | ValueKind::Number),
+            ParamKind::Bool => kind == ValueKind::Bool,
+            ParamKind::Duration => kind == ValueKind::Duration,
+            ParamKind::Size => kind == ValueKind::Size,
+            ParamKind::List => kind == ValueKind::List,
+            ParamKind::Table => kind == ValueKind::Table,
+            ParamKind::Secret => false,
+            ParamKind::Any => true,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             ParamKind::String => "string",
@@ -74,6 +92,10 @@ pub struct ParamInfo {
     pub kind: ParamKind,
     pub required: bool,
     pub description: String,
+    /// What the value's inside must be (a table's keys and their kinds, a list's items).
+    /// `None`: only `kind` is checked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shape: Option<Shape>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -82,6 +104,10 @@ pub struct MetricInfo {
     pub unit: String,
     pub description: String,
     pub lower_is_worse: bool,
+    /// When the metric is reported only under some condition, that condition, completing
+    /// "reported only …": "for https targets". `None`: every successful run reports it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
 }
 
 /// A URL scheme a plugin accepts, and the port such a URL means when it names none.
@@ -169,6 +195,15 @@ impl PluginInfo {
             if !seen.insert(p.name.as_str()) {
                 out.push(format!("param `{}` is declared twice", p.name));
             }
+            if let Some(shape) = &p.shape {
+                if let Some(k) = shape.kinds.iter().find(|k| !p.kind.admits(**k)) {
+                    out.push(format!("param `{}` (kind {}) has a shape that allows a {k}", p.name, p.kind));
+                }
+                if shape.kinds.is_empty() && p.kind != ParamKind::Any {
+                    out.push(format!("param `{}` (kind {}) has a shape that allows anything", p.name, p.kind));
+                }
+                out.extend(shape.problems(&p.name).into_iter().map(|e| format!("param shape: {e}")));
+            }
         }
         for shape in &self.targets {
             if let TargetShape::Url(u) = shape {
@@ -226,7 +261,13 @@ mod tests {
             version: "1".into(),
             description: String::new(),
             params: Vec::new(),
-            metrics: vec![MetricInfo { name: "used".into(), unit: "%".into(), description: String::new(), lower_is_worse: false }],
+            metrics: vec![MetricInfo {
+                name: "used".into(),
+                unit: "%".into(),
+                description: String::new(),
+                lower_is_worse: false,
+                when: None,
+            }],
             targets: vec![TargetShape::Path],
             forecasts: vec![ForecastInfo {
                 name: "days_until_full".into(),
@@ -254,6 +295,22 @@ mod tests {
         i.targets.push(TargetShape::Url(UrlShape { schemes: vec![], user_required: false, example: String::new() }));
         let p = i.problems().join("; ");
         assert!(p.contains("`size`, which is not a declared metric") && p.contains("lists no schemes"), "{p}");
+    }
+
+    #[test]
+    fn a_shape_must_fit_its_param_kind() {
+        let mut i = info();
+        let param =
+            |kind, shape| ParamInfo { name: "expect".into(), kind, required: false, description: String::new(), shape: Some(shape) };
+        i.params.push(param(ParamKind::Table, Shape::table(Vec::new())));
+        i.params.push(ParamInfo { name: "status".into(), ..param(ParamKind::Any, Shape::of(&[ValueKind::Integer, ValueKind::List])) });
+        assert!(i.problems().is_empty(), "{:?}", i.problems());
+        i.params.push(ParamInfo { name: "port".into(), ..param(ParamKind::Integer, Shape::of(&[ValueKind::String])) });
+        i.params.push(ParamInfo { name: "token".into(), ..param(ParamKind::Secret, Shape::of(&[])) });
+        let p = i.problems().join("; ");
+        assert!(p.contains("param `port` (kind integer) has a shape that allows a string"), "{p}");
+        assert!(p.contains("param `token` (kind secret) has a shape that allows anything"), "{p}");
+        assert!(ParamKind::Number.admits(ValueKind::Integer) && !ParamKind::Secret.admits(ValueKind::String));
     }
 
     #[test]

@@ -19,6 +19,13 @@ pub enum Status {
 }
 
 impl Status {
+    pub const ALL: [Status; 4] = [Status::Ok, Status::Warning, Status::Critical, Status::Unknown];
+
+    /// The status named `text` ("ok", "warning", "critical", "unknown").
+    pub fn parse(text: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
     /// How bad a status is when combining several: a critical finding beats "could not
     /// tell", which beats a warning.
     pub fn badness(self) -> u8 {
@@ -190,5 +197,13 @@ mod tests {
         assert_eq!(Status::Warning.worst(Status::Unknown), Status::Unknown);
         assert_eq!(Status::Unknown.worst(Status::Critical), Status::Critical);
         assert_eq!(Status::Critical.worst(Status::Ok), Status::Critical);
+    }
+
+    #[test]
+    fn statuses_parse_from_their_names() {
+        for s in Status::ALL {
+            assert_eq!(Status::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(Status::parse("crit"), None);
     }
 }

@@ -8,6 +8,11 @@
 //! most metrics, below it for metrics the plugin declares lower-is-worse (days until a
 //! certificate expires). Nagios ranges are taken literally: `"10:20"` alerts outside
 //! 10..20, `"@10:20"` inside it, `"10:"` below 10, `"~:10"` above 10.
+//!
+//! A threshold is never skipped in silence: when a run does not report its metric, the
+//! result names the metric in its diagnostics and the check gets the threshold's
+//! `missing` status (`missing = "ok" | "unknown" | "warning" | "critical"`), by default
+//! [`DEFAULT_MISSING`].
 
 use crate::result::Status;
 use crate::units::{Dim, Quantity, format_metric, metric_unit, parse_quantity};
@@ -104,12 +109,31 @@ impl Range {
     }
 }
 
+/// What a threshold's `missing` is when the file does not say: `unknown`.
+///
+/// A threshold promises to say when its metric crosses a line; a run that did not report
+/// the metric cannot keep that promise, and "could not tell" is what `unknown` means. It is
+/// loud on purpose (an unknown incident goes to `[route.unknown]`, else to the critical
+/// route): a threshold skipped in silence is how a Redis without `maxmemory` filled its
+/// host's memory while its `used_memory_pct` threshold never fired. `ok` would be that
+/// silence again, and `warning` would claim the metric is past its line, which nobody
+/// knows. A check whose metric comes and goes on purpose says `missing = "ok"`; its
+/// results still name the metric in their diagnostics.
+pub const DEFAULT_MISSING: Status = Status::Unknown;
+
+/// `missing` for a threshold on a forecast when the file does not say: `ok`. A forecast
+/// has no value while its metric's trend is not heading for the limit, while there is too
+/// little history, and under `picket check` (which derives none): nothing to alert about.
+pub const DEFAULT_MISSING_FORECAST: Status = Status::Ok;
+
 /// Thresholds for one metric.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Threshold {
     pub metric: String,
     pub warn: Option<(Range, String)>,
     pub crit: Option<(Range, String)>,
+    /// The status this threshold gives a run that did not report the metric.
+    pub missing: Status,
 }
 
 /// A threshold that a value crossed.
@@ -137,6 +161,18 @@ impl Threshold {
         }
         None
     }
+
+    /// The diagnostic for a run that did not report the metric; `when` is the plugin's
+    /// condition for reporting it ("for https targets"), if it declared one.
+    pub fn missing_note(&self, when: Option<&str>) -> String {
+        let only = when.map(|w| format!(" (the plugin reports it only {w})")).unwrap_or_default();
+        format!("metric `{}` was not reported{only}, so its threshold was not evaluated; missing = \"{}\"", self.metric, self.missing)
+    }
+
+    /// The summary's words when `missing` sets the status.
+    pub fn missing_breach(&self) -> Breach {
+        Breach { status: self.missing, message: format!("{} not reported (missing = {})", self.metric, self.missing) }
+    }
 }
 
 #[cfg(test)]
@@ -148,7 +184,20 @@ mod tests {
             metric: "m".into(),
             warn: Some((Range::parse(warn).unwrap(), warn.into())),
             crit: Some((Range::parse(crit).unwrap(), crit.into())),
+            missing: DEFAULT_MISSING,
         }
+    }
+
+    #[test]
+    fn a_missing_metric_is_named_with_the_status_it_gives() {
+        let mut t = th("1s", "3s");
+        assert_eq!(t.missing_note(None), "metric `m` was not reported, so its threshold was not evaluated; missing = \"unknown\"");
+        t.missing = Status::Warning;
+        assert_eq!(
+            t.missing_note(Some("for https targets")),
+            "metric `m` was not reported (the plugin reports it only for https targets), so its threshold was not evaluated; missing = \"warning\""
+        );
+        assert_eq!(t.missing_breach(), Breach { status: Status::Warning, message: "m not reported (missing = warning)".into() });
     }
 
     #[test]

@@ -125,13 +125,13 @@ impl Daemon {
         let plan = match config::load(&self.path, &self.plugins).await {
             Ok(plan) => plan,
             Err(errors) => {
-                for e in &errors.0 {
+                for e in &errors.errors {
                     tracing::error!("reload rejected, the running configuration stays: {e}");
                 }
                 let outcome = ReloadOutcome {
                     at,
                     ok: false,
-                    errors: errors.0.iter().map(|e| e.to_string()).collect(),
+                    errors: errors.errors.iter().map(|e| e.to_string()).collect(),
                     added: Vec::new(),
                     removed: Vec::new(),
                     changed: Vec::new(),
@@ -140,6 +140,9 @@ impl Daemon {
                 return outcome;
             }
         };
+        for w in &plan.warnings {
+            tracing::warn!("reload: {w}");
+        }
         let changed: Vec<String> = {
             let checks = self.shared.checks.lock().expect("lock");
             plan.checks

@@ -14,10 +14,10 @@ wasmtime::component::bindgen!({
 pub use self::picket::plugin::types;
 
 /// The version of the plugin contract this host implements (`package` in `wit/plugin.wit`).
-pub const CONTRACT_VERSION: &str = "0.2.0";
+pub const CONTRACT_VERSION: &str = "0.3.0";
 
 /// The export name every plugin must provide, versioned.
-pub const CHECK_EXPORT: &str = "picket:plugin/check@0.2.0";
+pub const CHECK_EXPORT: &str = "picket:plugin/check@0.3.0";
 
 #[cfg(test)]
 mod tests {

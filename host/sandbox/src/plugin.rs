@@ -14,6 +14,7 @@ use crate::engine::sha256_hex;
 use crate::{HostState, Sandbox};
 pub use picket_core::plugin::{ForecastInfo, MetricInfo, ParamInfo, ParamKind, PluginInfo, TargetShape, UrlScheme, UrlShape};
 use picket_core::result::Failure;
+use picket_core::shape::{FlatKey, Shape, ShapeNode, ValueKind};
 
 mod builtin {
     include!(concat!(env!("OUT_DIR"), "/builtins.rs"));
@@ -47,7 +48,7 @@ pub struct Loaded {
     pub sha256: String,
     pub size: usize,
     pub info: PluginInfo,
-    /// Interface names the component imports, e.g. "picket:plugin/tcp@0.2.0".
+    /// Interface names the component imports, e.g. "picket:plugin/tcp@0.3.0".
     pub imports: Vec<String>,
     pub exports: Vec<String>,
     pub pre: PluginPre<HostState>,
@@ -126,8 +127,8 @@ impl Plugins {
                 minor(CONTRACT_VERSION)
             ))
         })?;
-        let info = plugin_info(self.sandbox.describe(&pre, &source.to_string()).await?);
-        let problems = info.problems();
+        let (info, mut problems) = plugin_info(self.sandbox.describe(&pre, &source.to_string()).await?);
+        problems.extend(info.problems());
         if !problems.is_empty() {
             return Err(Failure::Load(format!("{source}: its describe() declares {}", problems.join("; "))));
         }
@@ -137,21 +138,37 @@ impl Plugins {
     }
 }
 
-/// `describe`'s answer in host types.
-fn plugin_info(info: types::Info) -> PluginInfo {
-    PluginInfo {
+/// `describe`'s answer in host types, and what could not be taken from it (a shape whose
+/// nodes point backwards, a pattern that does not compile).
+fn plugin_info(info: types::Info) -> (PluginInfo, Vec<String>) {
+    let mut problems = Vec::new();
+    let params = info
+        .params
+        .into_iter()
+        .map(|p| {
+            let nodes: Vec<ShapeNode> = p.shape.into_iter().map(shape_node).collect();
+            let shape = Shape::from_nodes(&nodes).unwrap_or_else(|e| {
+                problems.push(format!("param `{}`: {e}", p.name));
+                None
+            });
+            ParamInfo { name: p.name, kind: param_kind(p.kind), required: p.required, description: p.description, shape }
+        })
+        .collect();
+    let info = PluginInfo {
         name: info.name,
         version: info.version,
         description: info.description,
-        params: info
-            .params
-            .into_iter()
-            .map(|p| ParamInfo { name: p.name, kind: param_kind(p.kind), required: p.required, description: p.description })
-            .collect(),
+        params,
         metrics: info
             .metrics
             .into_iter()
-            .map(|m| MetricInfo { name: m.name, unit: m.unit, description: m.description, lower_is_worse: m.lower_is_worse })
+            .map(|m| MetricInfo {
+                name: m.name,
+                unit: m.unit,
+                description: m.description,
+                lower_is_worse: m.lower_is_worse,
+                when: m.when.filter(|w| !w.trim().is_empty()),
+            })
             .collect(),
         targets: info
             .targets
@@ -181,6 +198,36 @@ fn plugin_info(info: types::Info) -> PluginInfo {
                 description: f.description,
             })
             .collect(),
+    };
+    (info, problems)
+}
+
+fn shape_node(n: types::ShapeNode) -> ShapeNode {
+    ShapeNode {
+        kinds: n.kinds.into_iter().map(value_kind).collect(),
+        keys: n
+            .keys
+            .into_iter()
+            .map(|k| FlatKey { name: k.name, node: k.node, required: k.required, description: k.description })
+            .collect(),
+        other_keys: n.other_keys,
+        items: n.items,
+        one_of: n.one_of,
+        pattern: n.pattern.map(|p| (p.regex, p.description)),
+    }
+}
+
+fn value_kind(k: types::ValueKind) -> ValueKind {
+    match k {
+        types::ValueKind::String => ValueKind::String,
+        types::ValueKind::Integer => ValueKind::Integer,
+        types::ValueKind::Number => ValueKind::Number,
+        types::ValueKind::Bool => ValueKind::Bool,
+        types::ValueKind::Duration => ValueKind::Duration,
+        types::ValueKind::Size => ValueKind::Size,
+        types::ValueKind::Table => ValueKind::Table,
+        types::ValueKind::List => ValueKind::List,
+        types::ValueKind::Any => ValueKind::Any,
     }
 }
 
@@ -199,7 +246,7 @@ fn param_kind(k: types::ParamKind) -> ParamKind {
     }
 }
 
-/// "0.2.0" → "0.2": the part of a 0.x version that changes on a breaking change.
+/// "0.3.0" → "0.3": the part of a 0.x version that changes on a breaking change.
 fn minor(version: &str) -> &str {
     version.rsplit_once('.').map_or(version, |(m, _)| m)
 }
@@ -244,16 +291,19 @@ mod tests {
 
     #[test]
     fn another_contract_version_is_named_with_what_to_do() {
-        let old = missing_export_help(&["picket:plugin/check@0.1.0".into()]);
-        assert!(
-            old.ends_with(
-                "it exports picket:plugin/check@0.1.0, built for plugin contract 0.1, which this picket no longer runs; \
-                 rebuild it against this picket's wit/ (0.2.x)"
-            ),
-            "{old}"
-        );
+        for old in ["0.1.0", "0.2.0"] {
+            let help = missing_export_help(&[format!("picket:plugin/check@{old}")]);
+            let minor = &old[..3];
+            assert!(
+                help.ends_with(&format!(
+                    "it exports picket:plugin/check@{old}, built for plugin contract {minor}, which this picket no longer runs; \
+                     rebuild it against this picket's wit/ (0.3.x)"
+                )),
+                "{help}"
+            );
+        }
         let new = missing_export_help(&["picket:plugin/check@0.10.0".into()]);
-        assert!(new.contains("built for plugin contract 0.10, newer than this picket's (0.2.x); run it with a newer picket"), "{new}");
+        assert!(new.contains("built for plugin contract 0.10, newer than this picket's (0.3.x); run it with a newer picket"), "{new}");
         assert!(missing_export_help(&[]).contains("it exports nothing"));
     }
 }

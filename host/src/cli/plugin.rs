@@ -256,6 +256,37 @@ fn inspect_json(p: &Loaded) -> serde_json::Value {
     })
 }
 
+/// The inside of a shaped param, one line per key (`expect.status`), list item
+/// (`require[]`) or other key (`headers.*`), each with the kinds it allows.
+fn shape_lines(out: &mut String, path: &str, shape: &crate::shape::Shape) {
+    let kinds = |s: &crate::shape::Shape| {
+        if s.kinds.is_empty() { "any".to_string() } else { s.kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join("|") }
+    };
+    let extra = |s: &crate::shape::Shape| {
+        let mut t = String::new();
+        if !s.one_of.is_empty() {
+            t.push_str(&format!(" (one of {})", s.one_of.join(", ")));
+        }
+        if let Some(p) = &s.pattern {
+            t.push_str(&format!(" (a string: {})", if p.description.is_empty() { p.as_str() } else { &p.description }));
+        }
+        t
+    };
+    let mut line = |at: String, s: &crate::shape::Shape, req: &str, description: &str| {
+        out.push_str(&format!("    {at:<16} {:<9} {req:<9} {description}{}\n", kinds(s), extra(s)));
+        shape_lines(out, &at, s);
+    };
+    for k in &shape.keys {
+        line(format!("{path}.{}", k.name), &k.shape, if k.required { "required" } else { "optional" }, &k.description);
+    }
+    if let Some(o) = &shape.other_keys {
+        line(format!("{path}.*"), o, "", "any other key");
+    }
+    if let Some(i) = &shape.items {
+        line(format!("{path}[]"), i, "", "each item");
+    }
+}
+
 fn inspect_human(p: &Loaded) -> String {
     let i = &p.info;
     let mut out = format!("{} {} — {}\n", i.name, i.version, i.description);
@@ -275,6 +306,9 @@ fn inspect_human(p: &Loaded) -> String {
         for prm in &i.params {
             let req = if prm.required { "required" } else { "optional" };
             out.push_str(&format!("  {:<18} {:<9} {req:<9} {}\n", prm.name, prm.kind, prm.description));
+            if let Some(shape) = &prm.shape {
+                shape_lines(&mut out, &prm.name, shape);
+            }
         }
     }
     if !i.metrics.is_empty() {
@@ -282,7 +316,8 @@ fn inspect_human(p: &Loaded) -> String {
         for m in &i.metrics {
             let dir = if m.lower_is_worse { " (lower is worse)" } else { "" };
             let unit = if m.unit.is_empty() { "count" } else { &m.unit };
-            out.push_str(&format!("  {:<18} {unit:<6} {}{dir}\n", m.name, m.description));
+            let only = m.when.as_ref().map(|w| format!("; reported only {w}")).unwrap_or_default();
+            out.push_str(&format!("  {:<18} {unit:<6} {}{dir}{only}\n", m.name, m.description));
         }
     }
     if !i.forecasts.is_empty() {

@@ -47,10 +47,14 @@ pub async fn run(args: RunArgs, global: &Global) -> u8 {
         Ok(p) => p,
         Err(errors) => {
             eprintln!("{errors}");
-            eprintln!("picket: invalid configuration ({} problem{})", errors.0.len(), if errors.0.len() == 1 { "" } else { "s" });
+            eprintln!("picket: invalid configuration ({} problem{})", errors.errors.len(), if errors.errors.len() == 1 { "" } else { "s" });
             return exit::CONFIG;
         }
     };
+    // What loads but probably does not do what was meant; never a reason to stop.
+    for w in &plan.warnings {
+        eprintln!("{w}");
+    }
     let mut settings = plan.daemon.clone();
     if let Some(l) = args.listen {
         settings.listen = l;

@@ -1,4 +1,6 @@
 //! `picket validate`: load and check the files (plugins included) without running checks.
+//! Errors fail it (exit 78); warnings (`file:line:col: warning: …`) are printed with them,
+//! in file order, and never change the exit code.
 
 use std::path::PathBuf;
 
@@ -20,9 +22,9 @@ pub async fn run(args: ValidateArgs, global: &Global) -> u8 {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let (errors, plan) = match crate::config::load(&args.config, &plugins).await {
-        Ok(plan) => (plan.plugin_problems(), Some(plan)),
-        Err(e) => (e.0, None),
+    let (errors, warnings, plan) = match crate::config::load(&args.config, &plugins).await {
+        Ok(plan) => (plan.plugin_problems(), plan.warnings.clone(), Some(plan)),
+        Err(e) => (e.errors, e.warnings, None),
     };
     match args.format {
         InfoFormat::Json => {
@@ -35,12 +37,15 @@ pub async fn run(args: ValidateArgs, global: &Global) -> u8 {
                 "errors": errors.iter().map(|e| serde_json::json!({
                     "file": e.file, "line": e.line, "column": e.column, "message": e.message,
                 })).collect::<Vec<_>>(),
+                "warnings": warnings.iter().map(|w| serde_json::json!({
+                    "file": w.0.file, "line": w.0.line, "column": w.0.column, "message": w.0.message,
+                })).collect::<Vec<_>>(),
             });
             println!("{}", serde_json::to_string_pretty(&doc).expect("serialize"));
         }
         InfoFormat::Human => {
-            for e in &errors {
-                eprintln!("{e}");
+            for line in crate::config::in_file_order(&errors, &warnings) {
+                eprintln!("{line}");
             }
             if let (true, Some(plan)) = (errors.is_empty(), &plan) {
                 let files: Vec<String> = plan.files.iter().map(|f| f.display().to_string()).collect();

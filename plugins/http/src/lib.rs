@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use picket_sdk::cap::http::{self, Request};
 use picket_sdk::time::human_secs;
-use picket_sdk::{Config, Info, ParamKind, Plugin, Report, Status, export_plugin, info, json};
+use picket_sdk::{Config, Info, ParamKind, Plugin, Report, Shape, Status, export_plugin, info, json};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -51,18 +51,32 @@ struct Expect {
 
 struct Http;
 
+/// What `expect` may hold, so `picket validate` refuses `{ stauts = 200 }` or
+/// `{ status = "200" }` at its line instead of every run failing to parse it.
+fn expect_shape() -> Shape {
+    // One code or a class or range, as `StatusMatcher::parse` takes them.
+    let code = Shape::integer()
+        .or(Shape::string().pattern("[1-5]xx|[1-5][0-9]{2} *- *[1-5][0-9]{2}", "a status class (\"2xx\") or range (\"200-399\")"));
+    Shape::table()
+        .key("status", code.clone().or(Shape::list(code)), "200, [200, 204], \"2xx\" or \"200-399\" (default 2xx)")
+        .key("body", Shape::string(), "a substring the body must contain")
+        .key("body_regex", Shape::string(), "a regular expression the body must match")
+        .key("json", Shape::table().other_keys(Shape::any()), "dotted path (or nested table) = expected value")
+}
+
 impl Plugin for Http {
     fn describe() -> Info {
         info("http", "One HTTP(S) request; checks status, body and JSON fields")
             .url_target(&[("http", Some(80)), ("https", Some(443))], "http://localhost:8080/health")
             .param("method", ParamKind::String, false, "GET (default), HEAD, POST, ...")
-            .param("headers", ParamKind::Table, false, "extra request headers")
+            .param_shaped("headers", ParamKind::Table, false, "extra request headers", Shape::table().other_keys(Shape::string()))
             .param("body", ParamKind::String, false, "request body")
-            .param(
+            .param_shaped(
                 "expect",
                 ParamKind::Table,
                 false,
                 "status (200, [200,204], \"2xx\", \"200-399\"), body, body_regex, json = { dotted.path = value }",
+                expect_shape(),
             )
             .param("follow_redirects", ParamKind::Bool, false, "follow redirects that stay within granted origins (default false)")
             .param("max_body", ParamKind::Integer, false, "bytes of body to read (default 1 MiB)")
@@ -70,6 +84,7 @@ impl Plugin for Http {
             .metric("status_code", "", "HTTP status code")
             .metric("body_bytes", "B", "body size read")
             .metric_lower_is_worse("cert_expires_days", "days", "days until the TLS certificate expires (https only)")
+            .only("for https targets")
             .build()
     }
 

@@ -22,7 +22,7 @@ use std::io::{BufReader, Read, Write};
 
 use picket_sdk::net::{TcpStream, connect_or_report, io_report};
 use picket_sdk::time::{Stopwatch, human_secs};
-use picket_sdk::{Config, Info, ParamKind, Plugin, Report, export_plugin, info};
+use picket_sdk::{Config, Info, ParamKind, Plugin, Report, Shape, export_plugin, info};
 use serde::Deserialize;
 use wire::{PgError, cstr, read_message, write_message};
 
@@ -36,16 +36,20 @@ struct Params {
 
 struct Postgres;
 
+/// The sslmodes `run` understands (libpq's names).
+const SSLMODES: &[&str] = &["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
+
 impl Plugin for Postgres {
     fn describe() -> Info {
         info("postgres", "PostgreSQL size, connections and long-running sessions over the wire protocol")
             .url_target_with_user(&[("postgres", Some(5432)), ("postgresql", Some(5432))], "postgres://app@localhost:5432/app")
             .param("password", ParamKind::Secret, false, "password: { env = \"VAR\" } or { file = \"path\" }")
-            .param(
+            .param_shaped(
                 "sslmode",
                 ParamKind::String,
                 false,
                 "disable, prefer (default), require, verify-ca or verify-full; or ?sslmode= in the target",
+                Shape::string().one_of(SSLMODES),
             )
             .param("query", ParamKind::String, false, "one read-only statement returning one number, thresholded as query_value")
             .metric("db_size", "B", "pg_database_size of the target database")
@@ -55,9 +59,12 @@ impl Plugin for Postgres {
             .metric("longest_query", "s", "age of the longest-running active query")
             .metric("longest_idle_in_transaction", "s", "age of the longest idle-in-transaction session")
             .metric("slowest_statement_mean", "s", "highest mean_exec_time in pg_stat_statements, when installed")
+            .only("when pg_stat_statements is installed")
             .metric("query_value", "", "the number the `query` param returned")
+            .only("with a `query` param")
             .metric("connect_time", "s", "connect, TLS and authentication")
             .metric_lower_is_worse("cert_expires_days", "days", "days until the server certificate expires (TLS only)")
+            .only("over TLS")
             .build()
     }
 

@@ -9,6 +9,9 @@
 //! password = { env = "REDIS_PASSWORD" }
 //! thresholds = { used_memory_pct = { warn = "80%", crit = "95%" } }
 //! ```
+//!
+//! `used_memory_pct` is of `maxmemory`, or of `total_system_memory` when `maxmemory` is 0,
+//! and the summary names which.
 
 use std::io::{BufReader, Write};
 
@@ -37,7 +40,12 @@ impl Plugin for Redis {
             .param("db", ParamKind::Integer, false, "database to SELECT, if not in the target URL path")
             .metric("ping_time", "s", "from sending the (pipelined) commands to the PONG")
             .metric("used_memory", "B", "used_memory from INFO")
-            .metric("used_memory_pct", "%", "used_memory as a percent of maxmemory (only when maxmemory is set)")
+            .metric(
+                "used_memory_pct",
+                "%",
+                "used_memory as a percent of maxmemory, or of total_system_memory when maxmemory is 0 (the summary says which)",
+            )
+            .only("when INFO gives maxmemory or total_system_memory")
             .metric("connected_clients", "", "client connections")
             .metric("blocked_clients", "", "clients blocked in BLPOP and friends")
             .metric("connected_replicas", "", "replicas attached to this primary")
@@ -46,6 +54,7 @@ impl Plugin for Redis {
             .metric("evicted_keys", "", "keys evicted since start")
             .metric("rejected_connections", "", "connections refused by maxclients since start")
             .metric_lower_is_worse("cert_expires_days", "days", "days until the TLS certificate expires (rediss:// only)")
+            .only("for rediss:// targets")
             .build()
     }
 
@@ -153,10 +162,16 @@ fn run(cfg: &Config) -> Result<Report, Report> {
         }
     }
     let mut notes = Vec::new();
-    if let (Some(used), Some(max)) = (num("used_memory"), num("maxmemory"))
-        && max > 0.0
-    {
-        report.push_metric("used_memory_pct", used * 100.0 / max, "%");
+    // Without maxmemory (0, the default) Redis grows until the host runs out, so the
+    // host's memory is then the limit that matters; the summary says which one was used.
+    let positive = |k: &str| num(k).filter(|v| *v > 0.0);
+    let limit = positive("maxmemory").map(|m| (m, "maxmemory")).or(positive("total_system_memory").map(|m| (m, "total_system_memory")));
+    let mut memory = String::new();
+    if let (Some(used), Some((limit, basis))) = (num("used_memory"), limit) {
+        let pct = used * 100.0 / limit;
+        report.push_metric("used_memory_pct", pct, "%");
+        let why = if basis == "maxmemory" { "" } else { " (maxmemory is 0)" };
+        memory = format!("; memory {pct:.1}% of {basis}{why}");
     }
     if let Some(last) = num("rdb_last_save_time") {
         let now = picket_sdk::cap::clock::wall_ms() as f64 / 1000.0;
@@ -173,7 +188,7 @@ fn run(cfg: &Config) -> Result<Report, Report> {
     let role = get("role").unwrap_or("unknown");
     let version = get("redis_version").unwrap_or("?");
     let clients = num("connected_clients").map(|c| format!(", {c} clients")).unwrap_or_default();
-    report.summary = format!("PONG in {}; redis {version} {role}{clients}", human_secs(ping));
+    report.summary = format!("PONG in {}; redis {version} {role}{clients}{memory}", human_secs(ping));
     if !notes.is_empty() {
         report.summary = format!("{}; {}", report.summary, notes.join("; "));
     }

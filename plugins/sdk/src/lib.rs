@@ -15,7 +15,8 @@
 //! picket_sdk::export_plugin!(Ping);
 //! ```
 //!
-//! Layout: [`report`] builds reports and describe info, [`params`] decodes the JSON params,
+//! Layout: [`report`] builds reports and describe info, [`shape`] declares what a table or
+//! list param holds (checked by `picket validate`), [`params`] decodes the JSON params,
 //! [`net`] wraps the `tcp` capability in `std::io::Read`/`Write`, [`json`] looks up dotted
 //! paths, [`time`] measures with the host clock, [`target`] reads the target as the host
 //! parsed it, [`resp`] speaks the Redis protocol.
@@ -28,6 +29,7 @@ pub mod net;
 pub mod params;
 pub mod report;
 pub mod resp;
+pub mod shape;
 pub mod target;
 pub mod time;
 
@@ -43,10 +45,11 @@ pub mod bindings {
 }
 
 pub use bindings::picket::plugin::types::{
-    Config, Endpoint, Error as CapError, ErrorKind, ForecastInfo, Info, Metric, MetricInfo, ParamInfo, ParamKind, Report, Status,
-    TargetShape, UrlScheme, UrlShape,
+    Config, Endpoint, Error as CapError, ErrorKind, ForecastInfo, Info, Metric, MetricInfo, ParamInfo, ParamKind, Report, ShapeKey,
+    ShapeNode, Status, StringPattern, TargetShape, UrlScheme, UrlShape, ValueKind,
 };
 pub use report::{InfoBuilder, info};
+pub use shape::Shape;
 
 /// The capabilities the host offers, re-exported under short names.
 pub mod cap {

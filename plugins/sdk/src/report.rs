@@ -1,6 +1,6 @@
 //! Building reports and describe info with little ceremony.
 
-use crate::{ForecastInfo, Info, Metric, MetricInfo, ParamInfo, ParamKind, Report, Status, TargetShape, UrlScheme, UrlShape};
+use crate::{ForecastInfo, Info, Metric, MetricInfo, ParamInfo, ParamKind, Report, Shape, Status, TargetShape, UrlScheme, UrlShape};
 
 impl Report {
     pub fn new(status: Status, summary: impl Into<String>) -> Self {
@@ -58,7 +58,13 @@ impl InfoBuilder {
     }
     /// An accepted param; the WIT `param-kind` says how each kind arrives in the params.
     pub fn param(mut self, name: &str, kind: ParamKind, required: bool, description: &str) -> Self {
-        self.info.params.push(ParamInfo { name: name.into(), kind, required, description: description.into() });
+        self.info.params.push(ParamInfo { name: name.into(), kind, required, description: description.into(), shape: Vec::new() });
+        self
+    }
+    /// An accepted param whose inside `picket validate` checks against `shape` (a table's
+    /// keys and their kinds, a list's items); the shape's kinds must be ones `kind` admits.
+    pub fn param_shaped(mut self, name: &str, kind: ParamKind, required: bool, description: &str, shape: Shape) -> Self {
+        self.info.params.push(ParamInfo { name: name.into(), kind, required, description: description.into(), shape: shape.nodes() });
         self
     }
     /// Accepts URL targets with these schemes, each with the port a URL without one means;
@@ -99,12 +105,33 @@ impl InfoBuilder {
     }
     /// A metric where larger values are worse (latency, bytes used).
     pub fn metric(mut self, name: &str, unit: &str, description: &str) -> Self {
-        self.info.metrics.push(MetricInfo { name: name.into(), unit: unit.into(), description: description.into(), lower_is_worse: false });
+        self.info.metrics.push(MetricInfo {
+            name: name.into(),
+            unit: unit.into(),
+            description: description.into(),
+            lower_is_worse: false,
+            when: None,
+        });
         self
     }
     /// A metric where smaller values are worse (days until a certificate expires).
     pub fn metric_lower_is_worse(mut self, name: &str, unit: &str, description: &str) -> Self {
-        self.info.metrics.push(MetricInfo { name: name.into(), unit: unit.into(), description: description.into(), lower_is_worse: true });
+        self.info.metrics.push(MetricInfo {
+            name: name.into(),
+            unit: unit.into(),
+            description: description.into(),
+            lower_is_worse: true,
+            when: None,
+        });
+        self
+    }
+    /// Says the metric declared last is reported only under a condition, completing
+    /// "reported only …" ("for https targets"): a check whose threshold finds it missing
+    /// says so in those words.
+    pub fn only(mut self, when: &str) -> Self {
+        if let Some(m) = self.info.metrics.last_mut() {
+            m.when = Some(when.into());
+        }
         self
     }
     pub fn build(self) -> Info {

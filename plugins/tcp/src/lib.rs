@@ -36,6 +36,7 @@ impl Plugin for Tcp {
             .param("expect", ParamKind::String, false, "a substring the reply must contain, e.g. \"+PONG\"")
             .metric("connect_time", "s", "time to establish the connection")
             .metric("response_time", "s", "time from sending to the expected reply")
+            .only("with an `expect` param")
             .build()
     }
 

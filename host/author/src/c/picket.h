@@ -83,10 +83,78 @@ static inline void pk_info_param(pk_info_t *info, const char *name, picket_plugi
                                  const char *description) {
   info->params.ptr = realloc(info->params.ptr, (info->params.len + 1) * sizeof *info->params.ptr);
   picket_plugin_types_param_info_t *p = &info->params.ptr[info->params.len++];
+  memset(p, 0, sizeof *p); /* no shape: only `kind` is checked */
   p->name = pk_str(name);
   p->kind = kind;
   p->required = required;
   p->description = pk_str(description);
+}
+
+/* ---- describe: the shape of the last param's value (`param-info.shape`), so that
+ * `picket validate` checks its inside: a table's keys and their kinds, a list's items.
+ * Nodes are numbered in the order they are made; the first one made for a param is the
+ * param's value, and a node's children must be made after it. ---- */
+
+/* Value kinds inside a shape (`value-kind`); PK_V_DURATION arrives as milliseconds and
+ * PK_V_SIZE as bytes, at any depth. */
+#define PK_V_STRING PICKET_PLUGIN_TYPES_VALUE_KIND_STRING
+#define PK_V_INTEGER PICKET_PLUGIN_TYPES_VALUE_KIND_INTEGER
+#define PK_V_NUMBER PICKET_PLUGIN_TYPES_VALUE_KIND_NUMBER
+#define PK_V_BOOL PICKET_PLUGIN_TYPES_VALUE_KIND_BOOL
+#define PK_V_DURATION PICKET_PLUGIN_TYPES_VALUE_KIND_DURATION
+#define PK_V_SIZE PICKET_PLUGIN_TYPES_VALUE_KIND_SIZE
+#define PK_V_TABLE PICKET_PLUGIN_TYPES_VALUE_KIND_TABLE
+#define PK_V_LIST PICKET_PLUGIN_TYPES_VALUE_KIND_LIST
+#define PK_V_ANY PICKET_PLUGIN_TYPES_VALUE_KIND_ANY
+
+static inline picket_plugin_types_shape_node_t *pk_shape_at(pk_info_t *info, uint32_t node) {
+  return &info->params.ptr[info->params.len - 1].shape.ptr[node];
+}
+
+/* A node of the last param's shape allowing `kind` (more with pk_shape_also); returns its number. */
+static inline uint32_t pk_shape_node(pk_info_t *info, picket_plugin_types_value_kind_t kind) {
+  picket_plugin_types_param_info_t *p = &info->params.ptr[info->params.len - 1];
+  p->shape.ptr = realloc(p->shape.ptr, (p->shape.len + 1) * sizeof *p->shape.ptr);
+  picket_plugin_types_shape_node_t *n = &p->shape.ptr[p->shape.len];
+  memset(n, 0, sizeof *n);
+  n->kinds.ptr = malloc(sizeof *n->kinds.ptr);
+  n->kinds.ptr[0] = kind;
+  n->kinds.len = 1;
+  return (uint32_t)p->shape.len++;
+}
+
+/* Node `node` also allows `kind` (200 or "2xx": an integer or a string). */
+static inline void pk_shape_also(pk_info_t *info, uint32_t node, picket_plugin_types_value_kind_t kind) {
+  picket_plugin_types_shape_node_t *n = pk_shape_at(info, node);
+  n->kinds.ptr = realloc(n->kinds.ptr, (n->kinds.len + 1) * sizeof *n->kinds.ptr);
+  n->kinds.ptr[n->kinds.len++] = kind;
+}
+
+/* Every item of list node `list` must match node `items`. */
+static inline void pk_shape_items(pk_info_t *info, uint32_t list, uint32_t items) {
+  picket_plugin_types_shape_node_t *n = pk_shape_at(info, list);
+  n->items.is_some = true;
+  n->items.val = items;
+}
+
+/* Table node `table` may have the key `name`, whose value must match node `node`. Keys not
+ * declared are errors ("unknown key; did you mean ...") unless pk_shape_other_keys is used. */
+static inline void pk_shape_key(pk_info_t *info, uint32_t table, const char *name, uint32_t node, bool required,
+                                const char *description) {
+  picket_plugin_types_shape_node_t *n = pk_shape_at(info, table);
+  n->keys.ptr = realloc(n->keys.ptr, (n->keys.len + 1) * sizeof *n->keys.ptr);
+  picket_plugin_types_shape_key_t *k = &n->keys.ptr[n->keys.len++];
+  k->name = pk_str(name);
+  k->node = node;
+  k->required = required;
+  k->description = pk_str(description);
+}
+
+/* The value of any key of table node `table` not declared with pk_shape_key must match node `node`. */
+static inline void pk_shape_other_keys(pk_info_t *info, uint32_t table, uint32_t node) {
+  picket_plugin_types_shape_node_t *n = pk_shape_at(info, table);
+  n->other_keys.is_some = true;
+  n->other_keys.val = node;
 }
 
 /* ---- describe: the targets the plugin takes. With none declared, any target is taken. ---- */
@@ -141,10 +209,19 @@ static inline void pk_info_forecast(pk_info_t *info, const char *name, const cha
 static inline void pk_info_metric(pk_info_t *info, const char *name, const char *unit, const char *description, bool lower_is_worse) {
   info->metrics.ptr = realloc(info->metrics.ptr, (info->metrics.len + 1) * sizeof *info->metrics.ptr);
   picket_plugin_types_metric_info_t *m = &info->metrics.ptr[info->metrics.len++];
+  memset(m, 0, sizeof *m); /* reported by every run unless pk_info_metric_when says otherwise */
   m->name = pk_str(name);
   m->unit = pk_str(unit);
   m->description = pk_str(description);
   m->lower_is_worse = lower_is_worse;
+}
+
+/* The last metric is reported only under a condition, completing "reported only ...":
+ * "when the server offers SIZE". A check whose threshold finds it missing says so. */
+static inline void pk_info_metric_when(pk_info_t *info, const char *when) {
+  picket_plugin_types_metric_info_t *m = &info->metrics.ptr[info->metrics.len - 1];
+  m->when.is_some = true;
+  m->when.val = pk_str(when);
 }
 
 /* ---- check: the target as picket parsed it. ---- */

@@ -4,8 +4,8 @@
 // check's TOML grants, and reports critical unless the status is `expect_status` (default
 // 200) and the body contains `contains` (when given). Edit `check` to test what you need;
 // `describe` tells picket your parameters and metrics.
-import { send } from 'picket:plugin/http@0.2.0';
-import { log } from 'picket:plugin/log@0.2.0';
+import { send } from 'picket:plugin/http@0.3.0';
+import { log } from 'picket:plugin/log@0.3.0';
 
 const report = (status, summary, metrics = [], diagnostics = undefined) => ({ status, summary, metrics, diagnostics });
 const HTTP_SCHEMES = [
@@ -20,10 +20,10 @@ export const check = {
       version: '0.1.0',
       description: 'the target answers HTTP with the expected status',
       params: [
-        { name: 'expect_status', kind: 'integer', required: false, description: 'the status that means up (default 200)' },
-        { name: 'contains', kind: 'string', required: false, description: 'text the body must contain' },
+        { name: 'expect_status', kind: 'integer', required: false, description: 'the status that means up (default 200)', shape: [] },
+        { name: 'contains', kind: 'string', required: false, description: 'text the body must contain', shape: [] },
       ],
-      metrics: [{ name: 'response_time', unit: 's', description: 'time to the full response', lowerIsWorse: false }],
+      metrics: [{ name: 'response_time', unit: 's', description: 'time to the full response', lowerIsWorse: false, when: undefined }],
       // The targets this check takes: `picket validate` refuses others, and the target
       // grants the `http` capability its origin.
       targets: [{ tag: 'url', val: { schemes: HTTP_SCHEMES, userRequired: false, example: 'http://localhost:8080/health' } }],

@@ -20,10 +20,10 @@ class Check(exports.Check):
             version="0.1.0",
             description="the target answers HTTP with the expected status",
             params=[
-                types.ParamInfo("expect_status", types.ParamKind.INTEGER, False, "the status that means up (default 200)"),
-                types.ParamInfo("contains", types.ParamKind.STRING, False, "text the body must contain"),
+                types.ParamInfo("expect_status", types.ParamKind.INTEGER, False, "the status that means up (default 200)", []),
+                types.ParamInfo("contains", types.ParamKind.STRING, False, "text the body must contain", []),
             ],
-            metrics=[types.MetricInfo("response_time", "s", "time to the full response", False)],
+            metrics=[types.MetricInfo("response_time", "s", "time to the full response", False, None)],
             # The targets this check takes: `picket validate` refuses others, and the target
             # grants the `http` capability its origin.
             targets=[

@@ -25,6 +25,9 @@ impl Guest for Check {
             kind,
             required: false,
             description: description.into(),
+            // Empty: picket checks only `kind`. A table or list param can declare the
+            // shape of its inside (keys, their kinds, items) for `picket validate`.
+            shape: vec![],
         };
         let scheme = |name: &str, port: u16| UrlScheme { name: name.into(), default_port: Some(port) };
         Info {
@@ -40,6 +43,7 @@ impl Guest for Check {
                 unit: "s".into(),
                 description: "time to the full response".into(),
                 lower_is_worse: false,
+                when: None,
             }],
             // The targets this check takes: `picket validate` refuses others, and the
             // target grants the `http` capability its origin.
