@@ -43,7 +43,8 @@ impl Catalog for Fake {
                     ],
                     targets: Vec::new(),
                     forecasts: Vec::new(),
-                },
+                }
+                .into(),
             })),
             PluginRef::Builtin("store") => Some(Ok(Described {
                 sha256: "cd".repeat(32),
@@ -68,7 +69,8 @@ impl Catalog for Fake {
                         window: Duration::from_secs(7 * 86400),
                         description: String::new(),
                     }],
-                },
+                }
+                .into(),
             })),
             PluginRef::Builtin(_) => None,
             PluginRef::File { path, .. } => Some(Err(Failure::Load(format!("fake cannot load {}", path.display())))),

@@ -145,7 +145,7 @@ mod tests {
             forecasts: Vec::new(),
         };
         let mut spec = CheckSpec::synthetic("api", Schedule::Every(Duration::from_secs(60)));
-        spec.plugin = Ok(Described { sha256: "ab".repeat(32), info });
+        spec.plugin = Ok(Described { sha256: "ab".repeat(32), info: info.into() });
         spec.thresholds = thresholds;
         spec.forecasts = vec![ForecastSpec {
             name: "days_left".into(),

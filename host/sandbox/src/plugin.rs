@@ -47,7 +47,7 @@ pub struct Loaded {
     pub source: Source,
     pub sha256: String,
     pub size: usize,
-    pub info: PluginInfo,
+    pub info: Arc<PluginInfo>,
     /// Interface names the component imports, e.g. "picket:plugin/tcp@0.3.0".
     pub imports: Vec<String>,
     pub exports: Vec<String>,
@@ -132,7 +132,7 @@ impl Plugins {
         if !problems.is_empty() {
             return Err(Failure::Load(format!("{source}: its describe() declares {}", problems.join("; "))));
         }
-        let loaded = Arc::new(Loaded { source, sha256: sha256.clone(), size: wasm.len(), info, imports, exports, pre });
+        let loaded = Arc::new(Loaded { source, sha256: sha256.clone(), size: wasm.len(), info: info.into(), imports, exports, pre });
         self.by_sha.lock().unwrap().insert(sha256, loaded.clone());
         Ok(loaded)
     }

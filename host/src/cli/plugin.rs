@@ -246,7 +246,7 @@ pub fn grant_needed(import: &str) -> Option<&'static str> {
 
 fn inspect_json(p: &Loaded) -> serde_json::Value {
     serde_json::json!({
-        "info": p.info,
+        "info": &*p.info,
         "source": p.source,
         "sha256": p.sha256,
         "size": p.size,
