@@ -21,7 +21,6 @@ pub mod config;
 pub mod events;
 pub mod handle;
 pub mod live;
-pub mod memory;
 pub mod metrics;
 pub mod recovery;
 pub mod responder;
@@ -185,7 +184,6 @@ impl Daemon {
             changed = changed.len(),
             "configuration reloaded"
         );
-        memory::release_freed();
         let outcome = ReloadOutcome { at, ok: true, errors: Vec::new(), added, removed, changed };
         let mut status = self.shared.config.lock().expect("lock");
         *status = ConfigStatus { loaded_at: at, files: file_list(&plan), checks: plan.checks.len(), last_reload: Some(outcome.clone()) };
@@ -301,8 +299,6 @@ pub async fn run(plan: Plan, plugins: Plugins, opts: Options, stop: impl Future<
     let listener =
         tokio::net::TcpListener::bind(settings.listen).await.map_err(|source| DaemonError::Listen { addr: settings.listen, source })?;
     let addr = listener.local_addr().map_err(|source| DaemonError::Listen { addr: settings.listen, source })?;
-    // What loading the files allocated and freed goes back to the OS, not into our RSS.
-    memory::release_freed();
     // One line on stderr whatever the log level: scripts and tests read the port from it.
     eprintln!("picket: {} checks; API on http://{addr}", plan.checks.len());
     tracing::info!(%addr, checks = plan.checks.len(), resumed_incidents = resumed, store = ?opts.store, "daemon started");
