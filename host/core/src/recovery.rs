@@ -155,6 +155,18 @@ struct CheckBudget {
     spec: Option<RecoverSpec>,
 }
 
+impl CheckBudget {
+    /// A whole budget again; an attempt still running keeps its grace.
+    fn forget_attempts(&mut self) {
+        *self = CheckBudget {
+            running: self.running,
+            running_until: self.running_until,
+            grace_until: self.grace_until,
+            ..CheckBudget::default()
+        };
+    }
+}
+
 /// Attempts per check, across incidents (a service that dies every few minutes must not be
 /// restarted forever).
 #[derive(Debug, Default)]
@@ -182,12 +194,7 @@ impl Budget {
         let b = self.checks.entry(e.check.clone()).or_default();
         match &b.spec {
             Some(old) if old != spec => {
-                *b = CheckBudget {
-                    running: b.running,
-                    running_until: b.running_until,
-                    grace_until: b.grace_until,
-                    ..CheckBudget::default()
-                };
+                b.forget_attempts();
                 b.spec = Some(spec.clone());
             }
             Some(_) => {}
@@ -261,7 +268,7 @@ impl Budget {
     /// keeps its grace.
     pub fn reset(&mut self, check: &str) {
         if let Some(b) = self.checks.get_mut(check) {
-            *b = CheckBudget { running: b.running, running_until: b.running_until, grace_until: b.grace_until, ..CheckBudget::default() };
+            b.forget_attempts();
         }
     }
 

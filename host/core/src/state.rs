@@ -128,6 +128,11 @@ impl CheckState {
         self.phase == Phase::Failing && self.status.is_some_and(|s| s != Status::Ok) && !self.flapping && !self.inhibited
     }
 
+    /// ok ↔ failure changes among the results in `history`.
+    pub fn flap_changes(&self) -> u32 {
+        self.history.iter().zip(self.history.iter().skip(1)).filter(|(a, b)| a != b).count() as u32
+    }
+
     /// Feeds one result; returns the events it causes. `next_id` numbers new incidents.
     pub fn observe(&mut self, o: Observation<'_>, policy: &AlertPolicy, next_id: &mut dyn FnMut() -> u64) -> Vec<Event> {
         let failed = o.status != Status::Ok;
@@ -194,7 +199,6 @@ impl CheckState {
         }
 
         // Hysteresis: start at or above one mark, stop at or below a lower one.
-        let changes = self.history.iter().zip(self.history.iter().skip(1)).filter(|(a, b)| a != b).count() as u32;
         if !self.flapping && policy.flap_history > 0 && self.flap_percent >= f64::from(policy.flap_start) {
             self.flapping = true;
             if self.incident.is_none() {
@@ -203,7 +207,7 @@ impl CheckState {
             }
             self.severity = Some(self.severity.or(self.last_failure).unwrap_or(Status::Warning));
             let (percent, results) = (self.flap_percent.round() as u32, self.history.len() as u32);
-            emit(self, EventKind::FlappingStarted { changes, percent, results });
+            emit(self, EventKind::FlappingStarted { changes: self.flap_changes(), percent, results });
         } else if self.flapping && self.flap_percent <= f64::from(policy.flap_stop) {
             self.flapping = false;
             emit(self, EventKind::FlappingStopped);

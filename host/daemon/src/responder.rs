@@ -352,9 +352,8 @@ impl Responder {
                     && mem.router.tracked(name) != Some(id)
                 {
                     let kind = if s.flapping {
-                        let changes = s.history.iter().zip(s.history.iter().skip(1)).filter(|(a, b)| a != b).count() as u32;
                         let (percent, results) = (s.flap_percent.round() as u32, s.history.len() as u32);
-                        crate::events::EventKind::FlappingStarted { changes, percent, results }
+                        crate::events::EventKind::FlappingStarted { changes: s.flap_changes(), percent, results }
                     } else {
                         crate::events::EventKind::IncidentOpened
                     };

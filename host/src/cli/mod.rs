@@ -2,6 +2,7 @@
 //! [`run`]; every exit code is decided in [`exit`].
 
 mod check;
+mod daemon_api;
 pub mod exit;
 mod plugin;
 mod recover;

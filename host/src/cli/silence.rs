@@ -10,7 +10,7 @@
 
 use clap::Args;
 
-use super::exit;
+use super::{daemon_api, exit};
 
 #[derive(Debug, Args)]
 pub struct SilenceArgs {
@@ -38,7 +38,7 @@ pub struct SilenceArgs {
 }
 
 pub async fn run(args: SilenceArgs) -> u8 {
-    let http = picket_tls::reqwest_builder().timeout(std::time::Duration::from_secs(10)).build().expect("HTTP client");
+    let http = daemon_api::client();
     let base = args.api.trim_end_matches('/').to_string();
     let req = if args.list {
         http.get(format!("{base}/api/v1/silences"))
@@ -55,22 +55,10 @@ pub async fn run(args: SilenceArgs) -> u8 {
         };
         http.post(format!("{base}/api/v1/silences")).json(&silence)
     };
-    let resp = match req.send().await {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!(
-                "picket: cannot reach the daemon at {base}: {} (is `picket run` running? set --api or PICKET_API)",
-                crate::notify::describe_reqwest(e)
-            );
-            return exit::INTERNAL;
-        }
+    let body = match daemon_api::send(req, &base).await {
+        Ok(b) => b,
+        Err(code) => return code,
     };
-    let status = resp.status();
-    let body: serde_json::Value = resp.json().await.unwrap_or_default();
-    if !status.is_success() {
-        eprintln!("picket: {}", body["error"].as_str().unwrap_or(status.as_str()));
-        return exit::USAGE;
-    }
     if args.list {
         let rows = body["silences"].as_array().cloned().unwrap_or_default();
         if rows.is_empty() {

@@ -178,6 +178,27 @@ struct Tracked {
     gave_up_held: Option<Notification>,
 }
 
+impl Tracked {
+    /// A newly opened incident, not told to anyone yet.
+    fn new(note: Notification, inhibited: bool, recovering: bool, flapping: bool) -> Tracked {
+        Tracked {
+            note,
+            inhibited,
+            recovering,
+            hold: None,
+            told: BTreeSet::new(),
+            told_gave_up: BTreeSet::new(),
+            next_reminder: None,
+            reminder_gap_s: 0.0,
+            escalate_at: None,
+            escalated: false,
+            refreshed: BTreeMap::new(),
+            flapping,
+            gave_up_held: None,
+        }
+    }
+}
+
 /// The router's memory, persisted in the journal after every change.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Router {
@@ -350,22 +371,7 @@ impl Router {
         let own = info.route.as_deref();
         match &e.kind {
             EventKind::IncidentOpened => {
-                let since = e.at;
-                let t = Tracked {
-                    note: self.note(NoteKind::Trigger, &e, info, since),
-                    inhibited: e.inhibited,
-                    recovering: info.recovering,
-                    hold: None,
-                    told: BTreeSet::new(),
-                    told_gave_up: BTreeSet::new(),
-                    next_reminder: None,
-                    reminder_gap_s: 0.0,
-                    escalate_at: None,
-                    escalated: false,
-                    refreshed: BTreeMap::new(),
-                    flapping: false,
-                    gave_up_held: None,
-                };
+                let t = Tracked::new(self.note(NoteKind::Trigger, &e, info, e.at), e.inhibited, info.recovering, false);
                 self.incidents.insert(e.check.clone(), t);
                 self.trigger(&e.check, own, w, out);
             }
@@ -375,23 +381,7 @@ impl Router {
                 let e = Event { summary, ..e.clone() };
                 let opened = !self.incidents.contains_key(&e.check);
                 if opened {
-                    let mut note = self.note(NoteKind::Flapping, &e, info, e.at);
-                    note.since = e.at;
-                    let t = Tracked {
-                        note,
-                        inhibited: e.inhibited,
-                        recovering: false,
-                        hold: None,
-                        told: BTreeSet::new(),
-                        told_gave_up: BTreeSet::new(),
-                        next_reminder: None,
-                        reminder_gap_s: 0.0,
-                        escalate_at: None,
-                        escalated: false,
-                        refreshed: BTreeMap::new(),
-                        flapping: true,
-                        gave_up_held: None,
-                    };
+                    let t = Tracked::new(self.note(NoteKind::Flapping, &e, info, e.at), e.inhibited, false, true);
                     self.incidents.insert(e.check.clone(), t);
                     self.trigger(&e.check, own, w, out);
                     return;
